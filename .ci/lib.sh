@@ -46,9 +46,10 @@ ci_debian_packages_installed() {
 }
 
 # Installs Debian's Rust 1.85 with its ppc64el std, the ppc64le cross linker and qemu-user.
-# Idempotent: returns at once when everything is already installed.
+# Idempotent: returns at once when everything is already installed (CI_FORCE_APT=1 goes through
+# apt anyway, to test this path).
 ci_install_debian_toolchain() {
-    if ci_debian_packages_installed && [ -x /usr/bin/cargo ] && [ -x /usr/bin/rustc ]; then
+    if [ "${CI_FORCE_APT:-0}" != 1 ] && ci_debian_packages_installed && [ -x /usr/bin/cargo ] && [ -x /usr/bin/rustc ]; then
         ci_log "Debian toolchain packages already installed"
         return 0
     fi
