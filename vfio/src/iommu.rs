@@ -105,6 +105,8 @@ pub enum IommuOp {
     GroupSetContainer,
     /// `VFIO_GROUP_UNSET_CONTAINER`.
     GroupUnsetContainer,
+    /// `VFIO_GROUP_GET_DEVICE_FD`.
+    GroupGetDeviceFd,
     /// `VFIO_SET_IOMMU`.
     SetIommu,
     /// `VFIO_IOMMU_SPAPR_TCE_GET_INFO`.
@@ -133,6 +135,7 @@ impl IommuOp {
             Self::GroupGetStatus => "VFIO_GROUP_GET_STATUS",
             Self::GroupSetContainer => "VFIO_GROUP_SET_CONTAINER",
             Self::GroupUnsetContainer => "VFIO_GROUP_UNSET_CONTAINER",
+            Self::GroupGetDeviceFd => "VFIO_GROUP_GET_DEVICE_FD",
             Self::SetIommu => "VFIO_SET_IOMMU",
             Self::GetInfo => "VFIO_IOMMU_SPAPR_TCE_GET_INFO",
             Self::RegisterMemory => "VFIO_IOMMU_SPAPR_REGISTER_MEMORY",

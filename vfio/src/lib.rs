@@ -10,8 +10,14 @@
 
 #![deny(missing_docs)]
 
+mod container;
+pub mod ioctl;
 mod iommu;
+mod vfio_ops;
 
+pub use container::{
+    ContainerError, VfioSpaprContainer, VfioSpaprGroup, VFIO_CONTAINER_PATH, VFIO_GROUP_DIR,
+};
 pub use iommu::{
     DdwInfo, DmaAccess, IommuError, IommuOp, SpaprIommuInfo, SpaprTceIommu, WindowRequest,
 };
