@@ -29,10 +29,12 @@
 
 pub mod opcode;
 pub mod request;
+pub mod rtas;
 pub mod status;
 pub mod tce;
 
 pub use opcode::{H_GET_TCE, H_PUT_TCE, H_PUT_TCE_INDIRECT, H_RTAS, H_STUFF_TCE};
 pub use request::{HcallOutcome, HcallRequest, MAX_INDIRECT_TCES, MAX_STUFF_TCES};
+pub use rtas::{RtasCall, RtasError, RtasStatus};
 pub use status::HcallStatus;
 pub use tce::{Ioba, Liobn, PageShift, Tce, TcePermission};
