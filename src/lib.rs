@@ -1,0 +1,5 @@
+#![deny(missing_docs)]
+//! stub
+
+#[cfg(feature = "replay")]
+pub mod replay;
