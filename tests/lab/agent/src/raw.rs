@@ -32,6 +32,14 @@ pub const GROUP_GET_STATUS: u64 = io_none(VFIO_TYPE, 103);
 pub const GROUP_SET_CONTAINER: u64 = io_none(VFIO_TYPE, 104);
 /// `VFIO_IOMMU_SPAPR_TCE_GET_INFO`.
 pub const SPAPR_TCE_GET_INFO: u64 = io_none(VFIO_TYPE, 112);
+/// `VFIO_IOMMU_MAP_DMA`.
+pub const MAP_DMA: u64 = io_none(VFIO_TYPE, 113);
+/// `VFIO_IOMMU_UNMAP_DMA`.
+pub const UNMAP_DMA: u64 = io_none(VFIO_TYPE, 114);
+/// `VFIO_IOMMU_SPAPR_REGISTER_MEMORY`.
+pub const SPAPR_REGISTER_MEMORY: u64 = io_none(VFIO_TYPE, 117);
+/// `VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY`.
+pub const SPAPR_UNREGISTER_MEMORY: u64 = io_none(VFIO_TYPE, 118);
 
 /// `VFIO_SPAPR_TCE_IOMMU` (v1).
 pub const SPAPR_TCE_IOMMU: u64 = 2;
@@ -68,6 +76,47 @@ pub struct SpaprTceInfo {
     pub max_dynamic_windows_supported: u32,
     /// Table levels.
     pub levels: u32,
+}
+
+/// `struct vfio_iommu_spapr_register_memory` (24 bytes).
+#[repr(C)]
+pub struct RegisterMemory {
+    /// Size of this struct.
+    pub argsz: u32,
+    /// Must be 0.
+    pub flags: u32,
+    /// Start of the process memory.
+    pub vaddr: u64,
+    /// Length in bytes.
+    pub size: u64,
+}
+
+/// `struct vfio_iommu_type1_dma_map` (32 bytes).
+#[repr(C)]
+pub struct DmaMap {
+    /// Size of this struct.
+    pub argsz: u32,
+    /// READ = 1, WRITE = 2.
+    pub flags: u32,
+    /// Process address.
+    pub vaddr: u64,
+    /// Bus address.
+    pub iova: u64,
+    /// Length in bytes.
+    pub size: u64,
+}
+
+/// `struct vfio_iommu_type1_dma_unmap` (24 bytes).
+#[repr(C)]
+pub struct DmaUnmap {
+    /// Size of this struct.
+    pub argsz: u32,
+    /// Must be 0.
+    pub flags: u32,
+    /// Bus address.
+    pub iova: u64,
+    /// Length in bytes.
+    pub size: u64,
 }
 
 /// `ioctl(fd, request, arg)` returning the non-negative result or the errno.
@@ -109,5 +158,8 @@ mod tests {
             assert_eq!(SPAPR_TCE_GET_INFO, 0x3B70);
         }
         assert_eq!(std::mem::size_of::<SpaprTceInfo>(), 32);
+        assert_eq!(std::mem::size_of::<RegisterMemory>(), 24);
+        assert_eq!(std::mem::size_of::<DmaMap>(), 32);
+        assert_eq!(std::mem::size_of::<DmaUnmap>(), 24);
     }
 }

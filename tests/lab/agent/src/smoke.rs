@@ -6,6 +6,7 @@ use std::os::fd::AsRawFd;
 
 use vfio_spapr::DdwInfo;
 
+use crate::arena::Arena;
 use crate::raw;
 use crate::report::Report;
 
@@ -129,7 +130,77 @@ pub fn run(group: u32) -> Report {
         }
         Err(e) => r.fail("get-info", &format!("VFIO_IOMMU_SPAPR_TCE_GET_INFO: {e}")),
     }
+    misaligned_iova_returns(&mut r, &container);
     // Closing the group file detaches it; the container then releases its backend.
     drop(group_file);
     r
+}
+
+/// Characterises a kernel quirk the container must handle: MAP_DMA and UNMAP_DMA with a bus
+/// address that is not IOMMU-page aligned return **+1** instead of failing with EINVAL
+/// (`iommu_tce_put_param_check` / `iommu_tce_clear_param_check` are `||` expressions whose
+/// value the ioctl returns). Valid requests return 0.
+fn misaligned_iova_returns(r: &mut Report, container: &File) {
+    let page = match Arena::new(4096) {
+        Ok(page) => page,
+        Err(e) => {
+            r.fail("misaligned-iova-returns-1", &format!("mmap: {e}"));
+            return;
+        }
+    };
+    let mut region = raw::RegisterMemory {
+        argsz: std::mem::size_of::<raw::RegisterMemory>() as u32,
+        flags: 0,
+        vaddr: page.base(),
+        size: page.len(),
+    };
+    if let Err(e) = raw::ioctl_struct(container, raw::SPAPR_REGISTER_MEMORY, &mut region) {
+        r.fail(
+            "misaligned-iova-returns-1",
+            &format!("REGISTER_MEMORY: {e}"),
+        );
+        return;
+    }
+    let map = |iova: u64| {
+        let mut arg = raw::DmaMap {
+            argsz: std::mem::size_of::<raw::DmaMap>() as u32,
+            flags: 3,
+            vaddr: page.base(),
+            iova,
+            size: 4096,
+        };
+        raw::ioctl_struct(container, raw::MAP_DMA, &mut arg)
+    };
+    let unmap = |iova: u64| {
+        let mut arg = raw::DmaUnmap {
+            argsz: std::mem::size_of::<raw::DmaUnmap>() as u32,
+            flags: 0,
+            iova,
+            size: 4096,
+        };
+        raw::ioctl_struct(container, raw::UNMAP_DMA, &mut arg)
+    };
+    let results = [map(0x800), unmap(0x800), map(0), unmap(0)];
+    let text: Vec<String> = results
+        .iter()
+        .map(|res| match res {
+            Ok(v) => v.to_string(),
+            Err(e) => e.to_string(),
+        })
+        .collect();
+    let values: Vec<Option<i32>> = results
+        .iter()
+        .map(|res| res.as_ref().ok().copied())
+        .collect();
+    r.record(
+        "misaligned-iova-returns-1",
+        values == [Some(1), Some(1), Some(0), Some(0)],
+        &format!(
+            "MAP_DMA(iova 0x800)={} UNMAP_DMA(iova 0x800)={} MAP_DMA(0)={} UNMAP_DMA(0)={}",
+            text[0], text[1], text[2], text[3]
+        ),
+    );
+    if let Err(e) = raw::ioctl_struct(container, raw::SPAPR_UNREGISTER_MEMORY, &mut region) {
+        r.fail("unregister-after-probe", &format!("UNREGISTER_MEMORY: {e}"));
+    }
 }
