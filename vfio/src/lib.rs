@@ -13,6 +13,8 @@
 mod container;
 pub mod ioctl;
 mod iommu;
+#[cfg(feature = "model")]
+pub mod model;
 mod vfio_ops;
 
 pub use container::{
