@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! The one path from guest TCEs to host IOMMU calls: translate each TCE to a host address
+//! ([`check_tce`]), plan the fewest `MAP_DMA`/`UNMAP_DMA` calls ([`plan`]), issue them and,
+//! on failure, restore the previous state ([`HostMapper`]).
+//!
+//! Hypercalls, and later window restore and device hotplug, all go through here, so the
+//! guest view and the hardware agree entry by entry whatever path changed them.
+
+mod apply;
+mod plan;
+
+pub(crate) use apply::HostMapper;
+
+use papr_hcall::{PageShift, Tce};
+use vfio_spapr::DmaAccess;
+
+use crate::ram::{RamError, RamMap};
+
+/// Where a valid TCE points in this process, for a window with a host IOMMU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct HostTarget {
+    /// Host virtual address of the guest page.
+    pub(crate) vaddr: u64,
+    /// The registered RAM region that contains the whole page.
+    pub(crate) region: usize,
+    /// The DMA directions allowed.
+    pub(crate) access: DmaAccess,
+}
+
+/// One entry a request changes: its old and new guest-view value, and where the new value
+/// points on the host (for windows with a host IOMMU and a new value with R or W).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct EntryUpdate {
+    pub(crate) index: u64,
+    pub(crate) old: u64,
+    pub(crate) new: u64,
+    pub(crate) target: Option<HostTarget>,
+}
+
+/// Why a TCE with R or W cannot be accepted; always `H_PARAMETER` for the guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum TceError {
+    /// Checklist item 12: address bits below the window page size are set.
+    #[error("address {address:#x} is not aligned to the {page_size:#x}-byte window page")]
+    Misaligned { address: u64, page_size: u64 },
+    /// LoPAR: the logical address is outside the partition; KVM: no memslot (§1.4 step 3).
+    #[error("page {address:#x}+{page_size:#x} is not guest RAM")]
+    NotRam { address: u64, page_size: u64 },
+    /// Checklist items 21, 48: the page must lie in one pre-registered region.
+    #[error("page is not inside one registered RAM region: {0}")]
+    NotRegistered(RamError),
+    /// Checklist item 21: the region's page size must be at least the host IOMMU page.
+    #[error(
+        "RAM region {region} serves IOMMU pages up to 2^{region_shift}, the host window needs 2^{needed_shift}"
+    )]
+    RegionPageTooSmall {
+        region: usize,
+        region_shift: u32,
+        needed_shift: u32,
+    },
+}
+
+/// Validates one TCE for a window of guest pages of `page_shift` and returns its host
+/// target.
+///
+/// A TCE without R or W is always accepted and has no target (it is stored verbatim and
+/// unmaps: checklist items 13, 19). With R or W: the address must be aligned to the guest
+/// page, the whole page must be guest RAM and, when the window has a host IOMMU of
+/// `host_page_shift`, the page must lie inside one registered region serving that page size.
+/// Windows without a host IOMMU get `Ok(None)` for valid TCEs too.
+pub(crate) fn check_tce(
+    tce: Tce,
+    page_shift: PageShift,
+    ram: &RamMap,
+    host_page_shift: Option<u32>,
+) -> Result<Option<HostTarget>, TceError> {
+    let Some(access) = DmaAccess::from_tce_bits(tce.0) else {
+        return Ok(None);
+    };
+    let address = tce.address();
+    let page_size = page_shift.size();
+    if !tce.is_address_aligned(page_shift) {
+        return Err(TceError::Misaligned { address, page_size });
+    }
+    if !ram.contains(address, page_size) {
+        return Err(TceError::NotRam { address, page_size });
+    }
+    let Some(needed_shift) = host_page_shift else {
+        return Ok(None);
+    };
+    let host = ram
+        .translate(address, page_size)
+        .map_err(TceError::NotRegistered)?;
+    let region_shift = ram.regions()[host.region].max_iommu_shift;
+    if region_shift < needed_shift || host.host_addr & ((1u64 << needed_shift) - 1) != 0 {
+        return Err(TceError::RegionPageTooSmall {
+            region: host.region,
+            region_shift,
+            needed_shift,
+        });
+    }
+    Ok(Some(HostTarget {
+        vaddr: host.host_addr,
+        region: host.region,
+        access,
+    }))
+}
+
+/// What a set of updates does to the guest view, for the counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct EntryStats {
+    /// Entries that became (or changed) valid mappings.
+    pub(crate) mapped: u64,
+    /// Valid entries that were cleared.
+    pub(crate) unmapped: u64,
+    /// Entries needing no host work (clear of an invalid entry, identical rewrite).
+    pub(crate) skipped: u64,
+}
+
+impl EntryStats {
+    pub(crate) fn of(updates: &[EntryUpdate]) -> Self {
+        let mut stats = Self::default();
+        for update in updates {
+            let (old, new) = (Tce(update.old), Tce(update.new));
+            if new.is_valid() && update.new != update.old {
+                stats.mapped += 1;
+            } else if !new.is_valid() && old.is_valid() {
+                stats.unmapped += 1;
+            } else {
+                stats.skipped += 1;
+            }
+        }
+        stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ram::RamRegion;
+
+    fn ram() -> RamMap {
+        RamMap::new(vec![
+            RamRegion {
+                guest_addr: 0,
+                len: 1 << 26,
+                host_addr: Some(0x7f00_0000_0000),
+                hugetlbfs: false,
+                max_iommu_shift: 16,
+            },
+            RamRegion {
+                guest_addr: 1 << 26,
+                len: 1 << 26,
+                host_addr: Some(0x7e00_0000_0000),
+                hugetlbfs: false,
+                max_iommu_shift: 12,
+            },
+        ])
+    }
+
+    #[test]
+    fn tce_without_permission_is_always_fine() {
+        for value in [0, 0x1000, 0xdead_beef_0000_0ffc, !3] {
+            assert_eq!(
+                check_tce(Tce(value), PageShift::SZ_64K, &ram(), Some(16)),
+                Ok(None)
+            );
+        }
+    }
+
+    #[test]
+    fn valid_tce_rules_in_order() {
+        let ram = ram();
+        let shift = PageShift::SZ_64K;
+        assert_eq!(
+            check_tce(Tce(0x1_0003), shift, &ram, Some(16)),
+            Ok(Some(HostTarget {
+                vaddr: 0x7f00_0001_0000,
+                region: 0,
+                access: DmaAccess::ReadWrite
+            }))
+        );
+        assert!(matches!(
+            check_tce(Tce(0x1_1001 | 0x1000), shift, &ram, Some(16)),
+            Err(TceError::Misaligned { .. })
+        ));
+        assert!(matches!(
+            check_tce(Tce((1 << 27) | 2), shift, &ram, Some(16)),
+            Err(TceError::NotRam { .. })
+        ));
+        // Emulated windows only need RAM, even across the region boundary.
+        let across = PageShift::new(27).unwrap();
+        assert_eq!(check_tce(Tce(1), across, &ram, None), Ok(None));
+        assert!(matches!(
+            check_tce(Tce(1), across, &ram, Some(16)),
+            Err(TceError::NotRegistered(RamError::SpansRegions { .. }))
+        ));
+        assert!(matches!(
+            check_tce(Tce((1 << 26) | 1), shift, &ram, Some(16)),
+            Err(TceError::RegionPageTooSmall {
+                region: 1,
+                region_shift: 12,
+                needed_shift: 16
+            })
+        ));
+    }
+
+    #[test]
+    fn stats_classify_entries() {
+        let update = |old, new| EntryUpdate {
+            index: 0,
+            old,
+            new,
+            target: None,
+        };
+        let stats = EntryStats::of(&[
+            update(0, 0x1003),
+            update(0x1003, 0x1003),
+            update(0x1003, 0x2003),
+            update(0x1003, 0),
+            update(0, 0),
+            update(0x1000, 0),
+            update(0x1001, 0x1000),
+        ]);
+        assert_eq!(
+            stats,
+            EntryStats {
+                mapped: 2,
+                unmapped: 2,
+                skipped: 3
+            }
+        );
+    }
+}
