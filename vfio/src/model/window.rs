@@ -222,7 +222,8 @@ impl PlatformProfile {
     /// re-creates the default window at `dma32_window_start`; anything else is a DDW at
     /// `ddw_start` (EINVAL if larger than the platform's largest block). A second DDW while
     /// one exists is refused by the platform; the model answers ENODEV, the kernel's code
-    /// for a failed `ibm,create-pe-dma-window` (derived from code, not measured).
+    /// for a failed `ibm,create-pe-dma-window` (derived from code, not measured). Levels 0
+    /// passes: neither VFIO nor this platform checks it (derived from code, not measured).
     fn place_pseries(
         &self,
         slot: usize,

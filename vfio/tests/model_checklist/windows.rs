@@ -266,6 +266,18 @@ fn pseries_slot_0_and_ddw_rules() {
         .expect("slot 1 is always a DDW");
     assert_eq!(ddw, 1 << 59);
     lab.remove_window(0).expect("remove slot 0");
+    lab.remove_window(ddw).expect("remove the DDW");
+    // Nothing on the pSeries path checks levels 0 (derived from code): a DDW with 1 level.
+    let zero = lab
+        .create_window(request(16, 1 << 32, 0))
+        .expect("levels 0");
+    assert_eq!((zero, lab.windows()[0].levels), (1 << 59, 0));
+    lab.remove_window(zero).expect("remove");
+    lab.create_window(request(12, 1 << 28, 1))
+        .expect("default-like in slot 0");
+    lab.create_window(request(12, 1 << 28, 1))
+        .expect("DDW in slot 1");
+    lab.remove_window(0).expect("remove slot 0");
     assert_eq!(
         errno(lab.create_window(request(12, 1 << 28, 1))),
         libc::EPERM
