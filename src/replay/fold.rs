@@ -315,3 +315,90 @@ fn run_length(fields: &[Option<FoldFields>], period: usize) -> Option<(u64, Vec<
     }
     Some((repeats, steps))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn fields(kind: u8, a: u64, b: u64, c: u64, fixed: i64) -> FoldFields {
+        let (kind, fixed) = match kind % 5 {
+            0 => (FoldKind::Put, fixed),
+            1 => (FoldKind::Get, fixed),
+            2 => (FoldKind::Stuff, fixed),
+            3 => (FoldKind::IndirectLinear, fixed),
+            _ => (FoldKind::Xlate, fixed.rem_euclid(4)),
+        };
+        FoldFields {
+            kind,
+            wide: [a, b, c, a ^ c, b.wrapping_mul(3), 0x1000],
+            fixed,
+        }
+    }
+
+    /// Segments: a run of `period` events repeated `count` times with random steps.
+    fn segment() -> impl Strategy<Value = Vec<TraceEvent>> {
+        let event = (0u8..5, 0u64..4, any::<u64>(), 0u64..3, -1i64..2);
+        let step = prop_oneof![Just(0u64), Just(0x1000u64), any::<u64>()];
+        (prop::collection::vec((event, step), 1..4), 1u64..7).prop_map(|(body, count)| {
+            (0..count)
+                .flat_map(|k| {
+                    body.iter()
+                        .map(move |((kind, a, b, c, fixed), step)| {
+                            let base = fields(*kind, *a, *b, *c, *fixed);
+                            base.advanced(&[0, *step, 0, 0, *step, 0], k).event()
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn folding_is_lossless(segments in prop::collection::vec(segment(), 0..12)) {
+            let events: Vec<TraceEvent> = segments.into_iter().flatten().collect();
+            let mut folder = Folder::default();
+            for event in events.clone() {
+                folder.push(event);
+            }
+            let records = folder.finish();
+            let unfolded: Vec<TraceEvent> = records
+                .iter()
+                .flat_map(|r| match r {
+                    TraceRecord::Event(e) => vec![e.clone()],
+                    TraceRecord::Repeat(r) => r.events().collect(),
+                })
+                .collect();
+            prop_assert_eq!(unfolded, events);
+            for record in &records {
+                if let TraceRecord::Repeat(r) = record {
+                    prop_assert!(r.count() >= MIN_REPEATS && r.period() <= MAX_PERIOD);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn get_put_pairs_fold_into_one_record() {
+        let events: Vec<TraceEvent> = (0..1000u64)
+            .flat_map(|i| {
+                let ioba = 0x800_0000_0000_0000 + (i << 12);
+                [
+                    fields(1, 0x8000_0401, ioba, 0, 0).event(),
+                    fields(0, 0x8000_0401, ioba, 0, 0).event(),
+                ]
+            })
+            .collect();
+        let mut folder = Folder::default();
+        events.iter().cloned().for_each(|e| folder.push(e));
+        let records = folder.finish();
+        assert_eq!(records.len(), 1);
+        let TraceRecord::Repeat(run) = &records[0] else {
+            panic!("not folded");
+        };
+        assert_eq!((run.count(), run.period()), (1000, 2));
+        assert_eq!(run.get(1999), events.last().cloned());
+        assert_eq!(run.get(2000), None);
+    }
+}

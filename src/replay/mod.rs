@@ -7,7 +7,7 @@
 //! * [`CanonicalTrace`]: a [`MachineLayout`] and the guest's TCE hypercalls, DDW RTAS calls
 //!   and device DMA translations, each with its expected result ([`TraceEvent`]); runs are
 //!   folded losslessly ([`Repeat`]) and [`CanonicalTrace::events`] unfolds them. Text format
-//!   (versioned, specified in [`format`] and `docs/TRACE-FORMAT.md`):
+//!   (versioned, specified in [`format`](mod@format) and `docs/TRACE-FORMAT.md`):
 //!   [`CanonicalTrace::write_to`], [`CanonicalTrace::parse`] (plain or xz).
 //! * [`convert_qemu_log`] / [`Converter`]: QEMU trace + command line (+ the guest's DDW
 //!   messages for the failed calls QEMU does not trace) → canonical trace, with the rules of
@@ -22,6 +22,8 @@ mod consistency;
 mod convert;
 mod convert_layout;
 mod convert_messages;
+#[cfg(test)]
+mod convert_tests;
 mod ddw_messages;
 mod event;
 mod fold;

@@ -325,3 +325,119 @@ fn parse_rtas(keyword: &str, args: &[&str]) -> Result<TraceEvent, String> {
     };
     Ok(event)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "spapr-tce-trace 1\n\
+        # a comment\n\
+        source test\n\
+        ram 0x80000000\n\
+        maxmem none\n\
+        rtas query=0x2026 create=0x2027 remove=0x2028 reset=0x2029\n\
+        phb 0 buid=0x800000020000000 liobn=0x80000000 ddw_liobn=0x80000001 dma_win_addr=0x0 \
+        dma_win_size=0x40000000 page_shift=12 pgsz=0x1211000 ddw=on dma64_win_addr=0x800000000000000\n";
+
+    fn parse(records: &str, count: u64) -> Result<CanonicalTrace, FormatError> {
+        CanonicalTrace::parse_str(&format!("{HEADER}events {count}\n{records}end\n"))
+    }
+
+    fn error_line(records: &str, count: u64) -> u64 {
+        match parse(records, count) {
+            Err(FormatError::Syntax { line, .. }) => line,
+            other => panic!("{records}: expected a syntax error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_record_kind_round_trips() {
+        let records = "put 0x80000000 0x1000 0x3 -> 0\n\
+            get 0x80000000 0x1000 -> 0 0x3\n\
+            stuff 0x80000000 0x0 0x0 512 -> 0\n\
+            indirect 0x80000000 0x0 0x9000 2 linear 0x3 0x1000 -> 0\n\
+            indirect 0x80000000 0x0 0x9000 3 list 0x3,0x7003,0x1 -> -4\n\
+            xlate 0x80000000 0x10 -> 0x0 1\n\
+            query 0x0 0x800000020000000 -> 0 1 ? 0x107\n\
+            query 0x0 0x800000020000000 -> -3 ? ? ?\n\
+            create 0x0 0x800000020000000 24 0 -> -3 0x0 0x0\n\
+            remove 0x80000001 -> 0\n\
+            reset 0x0 0x800000020000000 -> 0\n\
+            repeat 3 { get 0x80000000 0x0+0x1000 -> 0 0x0 ; put 0x80000000 0x0+0x1000 0x5003-0x1000 -> 0 }\n";
+        let trace = parse(records, 17).unwrap();
+        assert_eq!(trace.event_count(), 17);
+        assert_eq!(trace.machine.source, "test");
+        let events: Vec<TraceEvent> = trace.events().collect();
+        assert_eq!(
+            events[16],
+            TraceEvent::PutTce(crate::replay::PutTce {
+                liobn: 0x8000_0000,
+                ioba: 0x2000,
+                tce: 0x3003,
+                ret: 0
+            })
+        );
+        assert_eq!(CanonicalTrace::parse_str(&trace.to_text()).unwrap(), trace);
+    }
+
+    #[test]
+    fn malformed_records_are_errors_with_line_numbers() {
+        // The header ends on line 8 (`events`), so the first record is line 9.
+        for bad in [
+            "put 0x80000000 0x1000 0x3\n",
+            "put 0x80000000 0x1000+0x1000 0x3 -> 0\n",
+            "put 0x80000000 0x1000 0x3 => 0\n",
+            "get 0x80000000 0x1000 -> 0 zz\n",
+            "xlate 0x80000000 0x10 -> 0x0 4\n",
+            "indirect 0x80000000 0x0 0x9000 3 list 0x3,0x7003 -> 0\n",
+            "indirect 0x80000000 0x0 0x9000 3 linear 0x3 -> 0\n",
+            "query 0x0 0x800000020000000 -> 0 1 ?\n",
+            "create 0x100000000 0x800000020000000 24 0 -> -3 0x0 0x0\n",
+            "frobnicate 1\n",
+            "repeat 0 { put 0x1 0x0 0x0 -> 0 }\n",
+            "repeat 2 { put 0x1 0x0 0x0 -> 0\n",
+            "repeat 2 { query 0x0 0x1 -> 0 1 ? ? }\n",
+            "repeat 2 { put 0x1 0x0 0x0 -> 0+1 }\n",
+        ] {
+            assert_eq!(error_line(bad, 1), 9, "{bad}");
+        }
+        // A wrong event count is reported at `end`.
+        assert_eq!(error_line("put 0x1 0x0 0x0 -> 0\n", 2), 10);
+    }
+
+    #[test]
+    fn malformed_headers_and_truncation_are_errors() {
+        let full = format!("{HEADER}events 0\nend\n");
+        assert!(CanonicalTrace::parse_str(&full).is_ok());
+        for (from, to) in [
+            ("spapr-tce-trace 1", "spapr-tce-trace 2"),
+            ("maxmem none", "maxmem lots"),
+            ("ram 0x80000000\n", ""),
+            ("ddw=on", "ddw=maybe"),
+            ("page_shift=12", "page_shift=12 colour=blue"),
+            ("rtas query=0x2026", "rtas query=0x2026 query=0x1"),
+            ("events 0", "events"),
+            ("end\n", "end\nput 0x1 0x0 0x0 -> 0\n"),
+        ] {
+            let text = full.replacen(from, to, 1);
+            assert!(
+                matches!(
+                    CanonicalTrace::parse_str(&text),
+                    Err(FormatError::Syntax { .. })
+                ),
+                "{from} -> {to}"
+            );
+        }
+        let truncated = full.replace("end\n", "");
+        assert!(matches!(
+            CanonicalTrace::parse_str(&truncated),
+            Err(FormatError::Truncated { line: 8 })
+        ));
+        assert!(matches!(
+            CanonicalTrace::parse_str(""),
+            Err(FormatError::Truncated { line: 0 })
+        ));
+        let not_utf8 = [&full.as_bytes()[..full.len() - 4], b"\xff\n"].concat();
+        assert!(CanonicalTrace::parse(&not_utf8[..]).is_err());
+    }
+}
