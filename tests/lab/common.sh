@@ -31,3 +31,10 @@ lab_setup_complete() {
 lab_require_setup() {
 	lab_setup_complete || lab_die "the lab is not set up: run tests/lab/setup (as root) first"
 }
+
+# The agent is outside the workspace but must build with exactly the workspace's dependency
+# versions (MSRV 1.85): seed its Cargo.lock from the root one; cargo drops what it does not
+# need and resolves nothing new (the root lock covers vfio-spapr's dependencies).
+lab_seed_agent_lock() {
+	cp "$LAB_REPO_ROOT/Cargo.lock" "$LAB_DIR/agent/Cargo.lock"
+}

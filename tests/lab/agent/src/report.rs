@@ -83,10 +83,10 @@ pub fn format_line(part: &str, name: &str, verdict: &str, details: &str) -> Stri
 }
 
 fn emit(line: &str) {
-    // The console is shared with the kernel's messages: one write per line keeps it whole.
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(format!("{line}\n").as_bytes());
-    let _ = out.flush();
+    // The console is shared with the kernel's messages: stdout is line-buffered, so each
+    // line reaches it in one write. `println!` (not a raw write) so tests capture it.
+    println!("{line}");
+    let _ = std::io::stdout().flush();
 }
 
 #[cfg(test)]
