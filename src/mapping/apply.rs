@@ -15,6 +15,10 @@
 //!    [`BackendFailure::cleared`], so the caller sets them to 0 in the guest view;
 //! 3. entries after the failing call were never touched and keep their previous value.
 //!
+//! Limit: if the host also refuses that best-effort unmap (a second failure in a row, after
+//! the failed restore), nothing can tell what it holds; this is logged as an error. A real
+//! kernel's UNMAP_DMA cannot fail once its argument checks passed (§3.4 UNMAP_DMA step 7).
+//!
 //! The guest then gets `H_NOT_ENOUGH_RESOURCES` for ENOMEM and `H_HARDWARE` otherwise; Linux
 //! guests fail the DMA mapping cleanly on both (qemu-and-guest.md §6 item 3).
 
