@@ -40,6 +40,24 @@ fn check(op: IommuOp, ret: c_int) -> Result<c_int, IommuError> {
     }
 }
 
+/// Like [`check`] for ioctls whose only success value is 0: a positive return is a failure
+/// reported as `positive_errno`. Linux 6.12 returns +1 from MAP_DMA/UNMAP_DMA for an IOVA not
+/// aligned to the IOMMU page (`iommu_tce_put_param_check` and `iommu_tce_clear_param_check`
+/// are `||` expressions; measured in tests/lab, part `smoke`), and a positive page count from
+/// REGISTER_MEMORY when pinning stops part-way (kernel-host.md §7 item 34).
+fn check_zero(op: IommuOp, ret: c_int, positive_errno: i32) -> Result<(), IommuError> {
+    match check(op, ret)? {
+        0 => Ok(()),
+        value => {
+            log::debug!(
+                "{} returned {value} instead of 0: reporting errno {positive_errno}",
+                op.ioctl_name()
+            );
+            Err(IommuError::new(op, positive_errno))
+        }
+    }
+}
+
 /// `ioctl(fd, request)` with no argument or an integer argument passed by value.
 fn ioctl_with_value(fd: BorrowedFd<'_>, request: u32, value: c_ulong) -> c_int {
     // SAFETY: only used for requests whose argument is an integer by value (or ignored), so the
@@ -175,7 +193,7 @@ pub(super) fn register_memory(
     // SAFETY: the kernel reads the 24-byte struct and writes nothing back; pinning the range
     // it names does not change its contents.
     let ret = unsafe { ioctl_with_ref(container, ioctl::VFIO_IOMMU_SPAPR_REGISTER_MEMORY, region) };
-    check(IommuOp::RegisterMemory, ret).map(drop)
+    check_zero(IommuOp::RegisterMemory, ret, libc::EFAULT)
 }
 
 /// `VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY`.
@@ -218,7 +236,7 @@ pub(super) fn map_dma(
     // SAFETY: the kernel reads the 32-byte struct and writes nothing back. What the device may
     // later do to the mapped memory is the caller's contract (see `SpaprTceIommu::map_dma`).
     let ret = unsafe { ioctl_with_ref(container, ioctl::VFIO_IOMMU_MAP_DMA, map) };
-    check(IommuOp::MapDma, ret).map(drop)
+    check_zero(IommuOp::MapDma, ret, libc::EINVAL)
 }
 
 /// `VFIO_IOMMU_UNMAP_DMA`.
@@ -230,5 +248,5 @@ pub(super) fn unmap_dma(
     // only used with type1's dirty-bitmap flag, which we never set). The SPAPR backend writes
     // nothing back; a type1 backend would write `size`, an integer, inside the struct.
     let ret = unsafe { ioctl_with_mut(container, ioctl::VFIO_IOMMU_UNMAP_DMA, unmap) };
-    check(IommuOp::UnmapDma, ret).map(drop)
+    check_zero(IommuOp::UnmapDma, ret, libc::EINVAL)
 }
