@@ -3,11 +3,12 @@
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 
+use vfio_spapr::model::{ModelContainer, PlatformProfile};
 use vfio_spapr::{SpaprTceIommu, VfioSpaprContainer};
 
 use crate::arena::Arena;
 use crate::conformance::scenario::{execute, Outcome, Scenario};
-use crate::conformance::Side;
+use crate::conformance::{Side, KERNEL};
 
 /// The real kernel: a `VfioSpaprContainer` with the guest's VFIO group, in a child process
 /// per scenario. A fresh process matters: pre-registered regions belong to the process, and
@@ -19,7 +20,7 @@ pub struct Kernel {
 
 impl Side for Kernel {
     fn name(&self) -> &'static str {
-        "kernel"
+        KERNEL
     }
 
     fn run(&self, scenario: &Scenario, base: u64) -> Result<Vec<Outcome>, String> {
@@ -36,6 +37,22 @@ impl Side for Kernel {
         text.lines()
             .map(|line| Outcome::decode(line).ok_or_else(|| format!("bad outcome line {line:?}")))
             .collect()
+    }
+}
+
+/// The reference model with the lab host's profile (`PlatformProfile::pseries_nested`): a new
+/// `ModelContainer` (in a new simulated process) per scenario. Its memory is what the model
+/// assumes by default: host-page (4 KiB) anonymous pages, like the arena.
+pub struct Model;
+
+impl Side for Model {
+    fn name(&self) -> &'static str {
+        "model"
+    }
+
+    fn run(&self, scenario: &Scenario, base: u64) -> Result<Vec<Outcome>, String> {
+        let model = ModelContainer::new(PlatformProfile::pseries_nested());
+        Ok(execute(&model, base, &scenario.steps))
     }
 }
 
@@ -92,7 +109,7 @@ fn in_child(work: impl FnOnce() -> Result<String, String>) -> Result<String, Str
 
 /// Every side, the kernel first (the others are compared with it).
 pub fn all(group: u32, _arena: &Arena) -> Vec<Box<dyn Side>> {
-    vec![Box::new(Kernel { group })]
+    vec![Box::new(Kernel { group }), Box::new(Model)]
 }
 
 #[cfg(test)]

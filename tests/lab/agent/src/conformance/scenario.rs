@@ -96,6 +96,21 @@ pub struct Checked {
     pub expect: Expect,
     /// Where the rule is written down (e.g. "§3.4 MAP_DMA 1").
     pub rule: &'static str,
+    /// A deliberate, documented deviation of the reference model from the kernel at this
+    /// step: what the model answers instead, and why. Sides other than the first (the
+    /// kernel) are judged against it, and their difference from the kernel is reported as a
+    /// known deviation rather than a failure.
+    pub deviation: Option<(Expect, &'static str)>,
+}
+
+impl Checked {
+    /// This step with a documented model deviation.
+    pub fn deviates(self, model: Expect, why: &'static str) -> Self {
+        Self {
+            deviation: Some((model, why)),
+            ..self
+        }
+    }
 }
 
 /// A named sequence of steps on one fresh container (group attached, v2 IOMMU set, nothing

@@ -74,11 +74,13 @@ fn two_steps() -> Scenario {
                 step: Step::Register { off: 0, len: 4096 },
                 expect: Expect::Ok,
                 rule: "r1",
+                deviation: None,
             },
             Checked {
                 step: Step::Register { off: 0, len: 0 },
                 expect: Expect::Any,
                 rule: "r2",
+                deviation: None,
             },
         ],
     }
@@ -108,6 +110,24 @@ fn judge_reports_each_difference() {
     );
     assert!(problems[1].starts_with("model differs from kernel at step 1"));
     assert!(problems[2].contains("step 2") && problems[2].contains("ENOMEM vs ok"));
+}
+
+#[test]
+fn judge_holds_other_sides_to_documented_deviations() {
+    let mut scenario = two_steps();
+    scenario.steps[0] = scenario.steps[0].deviates(Expect::Err(libc::EBUSY), "model refuses");
+    let kernel = ("kernel", vec![Outcome::Ok, Outcome::Ok]);
+    let deviating = ("model", vec![Outcome::Err(libc::EBUSY), Outcome::Ok]);
+    assert!(judge(&scenario, &[kernel.clone(), deviating]).is_empty());
+    // Agreeing with the kernel where a deviation is documented is a failure too: the
+    // documentation is then out of date.
+    let agreeing = ("model", vec![Outcome::Ok, Outcome::Ok]);
+    let problems = judge(&scenario, &[kernel.clone(), agreeing]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("documented EBUSY (model refuses)"));
+    // The kernel itself is still held to the main expectation.
+    let wrong_kernel = ("kernel", vec![Outcome::Err(libc::EBUSY), Outcome::Ok]);
+    assert_eq!(judge(&scenario, &[wrong_kernel]).len(), 1);
 }
 
 #[test]
@@ -143,4 +163,24 @@ fn outcomes_survive_encoding() {
     }
     assert_eq!(Outcome::decode("err x"), None);
     assert_eq!(Outcome::decode(""), None);
+}
+
+/// The model on its own, against the documented and observed expectations: the host-side
+/// half of the lab's comparison (the guest adds the real kernel).
+#[test]
+fn model_meets_the_expectations() {
+    use crate::conformance::Side;
+    let base = 0x7f00_0000_0000;
+    let mut problems = Vec::new();
+    for scenario in scenarios() {
+        let outcomes = crate::sides::Model
+            .run(&scenario, base)
+            .expect("the model always runs");
+        problems.extend(
+            judge(&scenario, &[("model", outcomes)])
+                .into_iter()
+                .map(|p| format!("{}: {p}", scenario.name)),
+        );
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
