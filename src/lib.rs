@@ -34,6 +34,8 @@ pub mod ram;
 pub mod replay;
 mod setup;
 pub mod table;
+#[cfg(all(test, feature = "model"))]
+mod tests;
 mod window;
 
 pub use accelerator::TceAccelerator;
