@@ -9,7 +9,9 @@ LAB_WORK="${LAB_WORK:-$LAB_DIR/work}"
 mkdir -p "$LAB_WORK"
 LAB_WORK="$(cd "$LAB_WORK" && pwd)"
 
+# shellcheck disable=SC2034 # used by the scripts that source this file
 LAB_TRIPLE=powerpc64le-unknown-linux-gnu
+# shellcheck disable=SC2034
 LAB_INITRAMFS="$LAB_WORK/initramfs.cpio.gz"
 
 lab_log() { printf '[lab %s] %s\n' "$(date +%T)" "$*" >&2; }
