@@ -27,6 +27,7 @@ mod counters;
 mod error;
 mod hcall;
 mod host_window;
+pub mod kvm;
 mod mapping;
 mod pe;
 pub mod ram;
