@@ -62,6 +62,8 @@ pub struct TceAccelerator<AS, C> {
     pub(crate) routes: HashMap<u64, Route>,
     pub(crate) counters: Counters,
     pub(crate) host_page_shift: u32,
+    /// DDW RTAS tokens and extensions (see [`crate::rtas`]).
+    pub(crate) rtas: crate::rtas::RtasSettings,
 }
 
 impl<AS, C> TceAccelerator<AS, C>

@@ -114,6 +114,8 @@ pub struct CountersSnapshot {
     /// Entries that could not be restored after a host failure and were cleared in the guest
     /// view.
     pub entries_cleared_after_failure: u64,
+    /// DDW RTAS calls by call and status.
+    pub ddw: crate::rtas::DdwCallCounts,
 }
 
 impl CountersSnapshot {
@@ -164,6 +166,7 @@ pub struct Counters {
     register_memory: AtomicU64,
     rollback_calls: AtomicU64,
     entries_cleared_after_failure: AtomicU64,
+    pub(crate) ddw: crate::rtas::DdwCounters,
 }
 
 fn bump(cell: &AtomicU64, by: u64) {
@@ -252,6 +255,7 @@ impl Counters {
             },
             rollback_calls: load(&self.rollback_calls),
             entries_cleared_after_failure: load(&self.entries_cleared_after_failure),
+            ddw: self.ddw.snapshot(),
         }
     }
 }

@@ -153,7 +153,9 @@ impl<C: SpaprTceIommu> Pe<C> {
         )
     }
 
-    fn create_locked(
+    /// [`create_window`](Self::create_window) with the slots already locked (the DDW RTAS
+    /// calls decide slot and placement under the same lock).
+    pub(crate) fn create_locked(
         backend: Option<&PeBackend<C>>,
         windows: &mut PeWindows,
         env: WindowEnv<'_>,
@@ -192,7 +194,8 @@ impl<C: SpaprTceIommu> Pe<C> {
         self.remove_locked(&mut windows, env, slot)
     }
 
-    fn remove_locked(
+    /// [`remove_window`](Self::remove_window) with the slots already locked.
+    pub(crate) fn remove_locked(
         &self,
         windows: &mut PeWindows,
         env: WindowEnv<'_>,

@@ -208,6 +208,7 @@ where
             routes,
             counters,
             host_page_shift,
+            rtas: Default::default(),
         })
     }
 }

@@ -14,7 +14,7 @@ mod indirect;
 mod put;
 mod stuff;
 
-use papr_hcall::{HcallOutcome, HcallRequest, HcallStatus, Liobn, Tce};
+use papr_hcall::{HcallOutcome, HcallRequest, HcallStatus, Liobn, Tce, H_RTAS};
 use vfio_spapr::{IommuError, SpaprTceIommu};
 use vm_memory::{GuestAddressSpace, GuestMemoryBackend};
 
@@ -92,9 +92,14 @@ where
     C: SpaprTceIommu,
 {
     /// Handles a `KVM_EXIT_PAPR_HCALL` (or any hypercall exit): `nr` is r3, `args` r4..r12.
-    /// Returns `None` for every opcode other than the four TCE hypercalls, which the caller
-    /// handles itself. Write the outcome back with [`HcallOutcome::write_to`].
+    /// Returns `None` for every opcode other than the four TCE hypercalls and `H_RTAS` calls
+    /// of the DDW tokens ([`handle_rtas`](Self::handle_rtas): `H_SUCCESS`, the RTAS status is
+    /// in the buffer), which the caller handles itself. Write the outcome back with
+    /// [`HcallOutcome::write_to`].
     pub fn handle_hcall(&self, nr: u64, args: &[u64; 9]) -> Option<HcallOutcome> {
+        if nr == H_RTAS {
+            return self.rtas_hcall(args[0]);
+        }
         HcallRequest::decode(nr, args).map(|request| self.execute(request))
     }
 

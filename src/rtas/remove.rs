@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! `ibm,remove-pe-dma-window` (qemu-and-guest.md §2.8), and the window tear-down that
+//! remove and reset share.
+
+use papr_hcall::rtas::ddw::RemoveArgs;
+use papr_hcall::Tce;
+use vfio_spapr::SpaprTceIommu;
+use vm_memory::{GuestAddressSpace, GuestMemoryBackend};
+
+use super::{ddw_config, DdwRefusal};
+use crate::accelerator::TceAccelerator;
+use crate::mapping::{EntryStats, EntryUpdate, HostMapper};
+use crate::pe::{Pe, PeWindows, DEFAULT_SLOT};
+use crate::table::TceStore;
+
+/// Entries unmapped per host batch when a window is torn down: bounds the memory of the
+/// update list (32 bytes an entry); a run longer than this costs one more `UNMAP_DMA`.
+const TEARDOWN_BATCH: usize = 1 << 16;
+
+impl<AS, C> TceAccelerator<AS, C>
+where
+    AS: GuestAddressSpace,
+    AS::M: GuestMemoryBackend,
+    C: SpaprTceIommu,
+{
+    /// Checks, in order, each failure being -3 with nothing changed (QEMU
+    /// `rtas_ibm_remove_pe_dma_window`):
+    /// 1. the LIOBN names a window slot of some PE;
+    /// 2. that PE has DDW on (a PHB, not a VIO window; configured; host can create windows);
+    /// 3. the slot holds an active window.
+    ///
+    /// Then the window is torn down (below) and, if no window remains and the removed one was
+    /// not the default window, the default window is restored (LoPAR: "the platform must
+    /// restore the default window"; QEMU since 2022). Removing the default window itself is
+    /// allowed: Linux does it when query reports no window available (kernel-host.md
+    /// Appendix A).
+    ///
+    /// LoPAR makes the caller clear the window first, QEMU does not check; here whatever the
+    /// window still maps is unmapped through the coalescing path (one `UNMAP_DMA` per run),
+    /// then its host window is removed. On a host failure the guest gets -1 and the window
+    /// stays, its guest view matching the hardware (entries already unmapped read 0).
+    pub(super) fn ddw_remove(&self, args: &RemoveArgs) -> Result<(), DdwRefusal> {
+        let (pe, slot) = self
+            .route(args.window())
+            .ok_or(DdwRefusal::UnknownLiobn(args.liobn))?;
+        if pe.buid.is_none() || ddw_config(pe).is_err() {
+            return Err(DdwRefusal::NotDdwWindow(args.liobn));
+        }
+        let mut windows = pe.lock();
+        let window = windows
+            .get(slot)
+            .ok_or(DdwRefusal::InactiveWindow(args.liobn))?;
+        let was_default = slot == DEFAULT_SLOT && is_default_window(pe, window);
+        self.tear_down(pe, &mut windows, slot)?;
+        if windows.iter().next().is_none() && !was_default {
+            Pe::create_locked(
+                pe.backend.as_ref(),
+                &mut windows,
+                self.env(),
+                DEFAULT_SLOT,
+                &pe.default_window,
+            )
+            .map_err(DdwRefusal::RestoreDefault)?;
+            log::debug!(
+                "ibm,remove-pe-dma-window {:#x}: last window removed, default window {} restored",
+                args.liobn,
+                pe.default_window.liobn
+            );
+        }
+        Ok(())
+    }
+
+    /// Empties the window in `slot` and removes it with its host window.
+    ///
+    /// Valid entries are cleared in batches through [`HostMapper::apply`]: coalesced
+    /// `UNMAP_DMA` calls, restored on failure; each successful batch is cleared in the guest
+    /// view at once, so the two agree whatever fails. Then TCE_REMOVE; if it fails the window
+    /// stays (empty in both views).
+    pub(super) fn tear_down(
+        &self,
+        pe: &Pe<C>,
+        windows: &mut PeWindows,
+        slot: usize,
+    ) -> Result<(), DdwRefusal> {
+        if let Some(backend) = pe.backend.as_ref() {
+            if let Some(window) = windows.get_mut(slot) {
+                if let Some(host) = window.host {
+                    let geometry = window.geometry;
+                    let mut next = 0;
+                    loop {
+                        let updates: Vec<EntryUpdate> = nonzero_from(window.table.as_ref(), next)
+                            .filter(|&(_, value)| Tce(value).is_valid())
+                            .take(TEARDOWN_BATCH)
+                            .map(|(index, old)| EntryUpdate {
+                                index,
+                                old,
+                                new: 0,
+                                target: None,
+                            })
+                            .collect();
+                        let Some(last) = updates.last() else { break };
+                        next = last.index + 1;
+                        let mapper = HostMapper {
+                            iommu: &backend.iommu,
+                            host: &host,
+                            geometry: &geometry,
+                            ram: &self.ram,
+                            counters: &self.counters,
+                        };
+                        if let Err(failure) = mapper.apply(&updates) {
+                            for &index in &failure.cleared {
+                                window.table.set(index, 0);
+                            }
+                            return Err(DdwRefusal::Unmap(failure.error));
+                        }
+                        let stats = EntryStats::of(&updates);
+                        self.counters
+                            .entries(stats.mapped, stats.unmapped, stats.skipped);
+                        for update in &updates {
+                            window.table.set(update.index, 0);
+                        }
+                    }
+                }
+            }
+        }
+        pe.remove_locked(windows, self.env(), slot)
+            .map_err(DdwRefusal::Remove)
+    }
+}
+
+/// True when `window` is the PE's default window: slot 0 with the geometry of
+/// `ibm,dma-window`. (A dynamic window the guest created in slot 0 with exactly that geometry
+/// counts as the default too; restoring it would recreate the same window.)
+fn is_default_window<C>(pe: &Pe<C>, window: &crate::window::Window) -> bool {
+    let geometry = &window.geometry;
+    geometry.bus_offset == pe.default_window.bus_offset
+        && geometry.page_shift == pe.default_window.page_shift
+        && geometry.size() == pe.default_window.size
+}
+
+/// The non-zero entries of `store` at or after index `from`, in index order.
+fn nonzero_from(store: &dyn TceStore, from: u64) -> impl Iterator<Item = (u64, u64)> + '_ {
+    std::iter::successors(store.next_nonzero(from), move |&(index, _)| {
+        store.next_nonzero(index.checked_add(1)?)
+    })
+}
