@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use papr_hcall::{Liobn, Tce};
-use vfio_spapr::model::{HwEntry, ModelContainer};
+use vfio_spapr::model::{HwEntry, HwExtent, ModelContainer};
 use vfio_spapr::{DmaAccess, SpaprTceIommu};
 use vm_memory::{GuestAddressSpace, GuestMemoryBackend};
 
@@ -140,6 +140,53 @@ pub struct InvariantReport {
     pub host_pages: u64,
 }
 
+/// The live hardware entries of one container, sorted by bus address.
+struct Hardware {
+    extents: Vec<HwExtent>,
+}
+
+impl Hardware {
+    fn new(mut extents: Vec<HwExtent>) -> Self {
+        extents.sort_by_key(|e| e.iova);
+        Self { extents }
+    }
+
+    fn end(extent: &HwExtent) -> u64 {
+        extent.iova + (extent.pages << extent.page_shift)
+    }
+
+    /// Checks that `[iova, iova + len)` is mapped, without gaps, to `[vaddr, vaddr + len)`
+    /// with `access`; otherwise returns the first bus address that is not, and what
+    /// hardware holds there.
+    fn verify(
+        &self,
+        iova: u64,
+        len: u64,
+        vaddr: u64,
+        access: DmaAccess,
+    ) -> Result<(), (u64, Option<HwEntry>)> {
+        let end = iova + len;
+        let mut at = iova;
+        let mut next = self.extents.partition_point(|e| Self::end(e) <= at);
+        while at < end {
+            let extent = match self.extents.get(next) {
+                Some(extent) if extent.iova <= at => extent,
+                _ => return Err((at, None)),
+            };
+            let found = HwEntry {
+                vaddr: extent.vaddr + (at - extent.iova),
+                access: extent.access,
+            };
+            if found.vaddr != vaddr + (at - iova) || found.access != access {
+                return Err((at, Some(found)));
+            }
+            at = Self::end(extent).min(end);
+            next += 1;
+        }
+        Ok(())
+    }
+}
+
 /// At most this many violations are collected.
 const MAX_VIOLATIONS: usize = 32;
 
@@ -177,6 +224,7 @@ where
         }
 
         let windows = pe.lock();
+        let hardware = Hardware::new(model.hw_extents());
         let mut host_windows = model.windows();
         let mut expected_pages = 0u64;
         for (_, window) in windows.iter() {
@@ -197,7 +245,6 @@ where
             }
             report.windows += 1;
             let guest_page = window.geometry.page_size();
-            let host_page = 1u64 << host.page_shift;
             for (index, value) in nonzero_entries(window.table.as_ref()) {
                 let tce = Tce(value);
                 let Some(access) = DmaAccess::from_tce_bits(value) else {
@@ -212,22 +259,20 @@ where
                     DmaAccess::Write if write_as_rw => DmaAccess::ReadWrite,
                     other => other,
                 };
+                expected_pages += guest_page >> host.page_shift;
                 let ioba = window.geometry.ioba(index);
-                for offset in (0..guest_page).step_by(host_page as usize) {
-                    expected_pages += 1;
-                    let (iova, vaddr) = (ioba + offset, target.host_addr + offset);
-                    let found = model.hw_entry(iova);
-                    if found != Some(HwEntry { vaddr, access }) {
-                        violations.push(InvariantViolation::WrongMapping {
-                            liobn,
-                            index,
-                            tce,
-                            iova,
-                            vaddr,
-                            access,
-                            found,
-                        });
-                    }
+                if let Err((iova, found)) =
+                    hardware.verify(ioba, guest_page, target.host_addr, access)
+                {
+                    violations.push(InvariantViolation::WrongMapping {
+                        liobn,
+                        index,
+                        tce,
+                        iova,
+                        vaddr: target.host_addr + (iova - ioba),
+                        access,
+                        found,
+                    });
                 }
             }
         }
@@ -242,10 +287,9 @@ where
 
         // Every expected page was found above at a distinct bus address; if hardware holds
         // more pages than that, find the extra ones.
-        let extents = model.hw_extents();
-        let live: u64 = extents.iter().map(|e| e.pages).sum();
+        let live: u64 = hardware.extents.iter().map(|e| e.pages).sum();
         if live != expected_pages {
-            for extent in extents {
+            for extent in &hardware.extents {
                 let page = 1u64 << extent.page_shift;
                 for i in 0..extent.pages {
                     let (iova, vaddr) = (extent.iova + i * page, extent.vaddr + i * page);
