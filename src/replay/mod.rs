@@ -25,6 +25,7 @@ mod convert_messages;
 #[cfg(test)]
 mod convert_tests;
 mod ddw_messages;
+pub mod engine;
 mod event;
 mod fold;
 pub mod format;
