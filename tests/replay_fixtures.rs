@@ -106,6 +106,14 @@ fn k61_2g_replays_without_mismatches() {
     assert_eq!(report.comparisons.translations, 19_159);
     assert_eq!(report.comparisons.get_values, 0);
     assert_eq!(report.events_of(EventKind::DdwCreate), 3);
+    // Periodic invariant checks: after events 1000, 2000, ..., 24000, and at the end.
+    let options = ReplayOptions {
+        check_every: Some(1000),
+        ..ReplayOptions::default()
+    };
+    let checked = replay(&trace, &options).unwrap();
+    assert_eq!(checked.comparisons.invariant_checks, 24 + 1);
+    assert_eq!(checked.mismatch_count, 0, "{checked}");
 }
 
 #[test]

@@ -138,7 +138,8 @@ impl fmt::Display for MismatchKind {
 /// One mismatch, in full.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mismatch {
-    /// Where: the event, or for an invariant check the position after which it ran.
+    /// Where: the event (for a periodic invariant check, the event after which it ran; for
+    /// the final check, one past the last event and the last record).
     pub location: EventLocation,
     /// The event (`None` for the invariant check at the end).
     pub event: Option<TraceEvent>,

@@ -43,6 +43,7 @@ pub fn replay(
         mismatch_count: 0,
         mismatches: Vec::new(),
         events: 0,
+        records: trace.records.len(),
     };
     let replay_start = Instant::now();
     for (record_index, record) in trace.records.iter().enumerate() {
@@ -121,6 +122,8 @@ struct Runner<'a> {
     mismatches: Vec<Mismatch>,
     /// Events replayed so far (the index of the next one).
     events: u64,
+    /// Records in the trace (where the final check is located).
+    records: usize,
 }
 
 impl Runner<'_> {
@@ -258,7 +261,7 @@ impl Runner<'_> {
             Err(violations) => {
                 let (location, event) = match after {
                     Some((location, event)) => (location, Some(event)),
-                    None => (self.location(0, None), None),
+                    None => (self.location(self.records, None), None),
                 };
                 self.mismatch(location, event, MismatchKind::Invariants { violations });
                 None
