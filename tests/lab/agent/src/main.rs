@@ -4,6 +4,7 @@
 //! lab-agent smoke GROUP          raw VFIO checks on /dev/vfio/vfio and /dev/vfio/GROUP
 //! lab-agent conformance GROUP    the container scenario suite on the real kernel (and model)
 //! lab-agent hazards GROUP        requests that oops or taint the guest kernel (observations)
+//! lab-agent dma GROUP            the accelerator on the real container, with live edu DMA
 //! ```
 //!
 //! Every result is a `LAB <part> <name> PASS|FAIL <details>` line on stdout (see `report`);
@@ -11,6 +12,8 @@
 
 mod arena;
 mod conformance;
+mod dma;
+mod edu;
 mod raw;
 mod report;
 mod sides;
@@ -20,7 +23,7 @@ use std::process::ExitCode;
 
 use report::Report;
 
-const USAGE: &str = "usage: lab-agent smoke|conformance|hazards GROUP";
+const USAGE: &str = "usage: lab-agent smoke|conformance|hazards|dma GROUP";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
         "smoke" => smoke::run(group),
         "conformance" => conformance_part("conformance", group),
         "hazards" => conformance_part("hazards", group),
+        "dma" => dma::run(group),
         _ => return usage(),
     };
     if report.finish() {
