@@ -104,6 +104,11 @@ impl ReplayReport {
         }
     }
 
+    /// Wall time of the whole replay: setup, events and the final check.
+    pub fn wall_time(&self) -> Duration {
+        self.setup_time + self.replay_time + self.final_check_time
+    }
+
     /// Replay time per event in nanoseconds (0 without events).
     pub fn ns_per_event(&self) -> f64 {
         match self.events {
@@ -206,7 +211,8 @@ impl fmt::Display for ReplayReport {
         }
         writeln!(
             f,
-            "time        setup {:.1} ms, replay {:.1} ms ({:.1} ns/event), final check {:.1} ms",
+            "time        {:.1} ms: setup {:.1} ms, replay {:.1} ms ({:.1} ns/event), final check {:.1} ms",
+            ms(self.wall_time()),
             ms(self.setup_time),
             ms(self.replay_time),
             self.ns_per_event(),
