@@ -1,12 +1,11 @@
 //! Steps in the default window (4 KiB TCEs at bus address 0): single entries with
-//! `H_PUT_TCE`, a linear run with `H_PUT_TCE_INDIRECT`, clears with `H_STUFF_TCE`, and the
-//! final accounting of host calls.
+//! `H_PUT_TCE`, a linear run with `H_PUT_TCE_INDIRECT`, clears with `H_STUFF_TCE`.
 
 use papr_hcall::Tce;
 use vfio_spapr::SpaprTceIommu;
 
 use super::counts::Effect;
-use super::scenario::{Lab, BUID, LEN, LINEAR, LINEAR_PAGES, PAGE, READ_ONLY, RW, SINGLE, WITNESS};
+use super::scenario::{Lab, LEN, LINEAR, LINEAR_PAGES, PAGE, READ_ONLY, RW, SINGLE, WITNESS};
 use super::traffic::{blocked, roundtrip, write_dropped, Place};
 use crate::edu::DmaEngine;
 
@@ -141,79 +140,6 @@ impl<C: SpaprTceIommu, E: DmaEngine> Lab<'_, '_, C, E> {
         match self.guest.acc.entries(papr_hcall::Liobn(liobn)) {
             Some(entries) if entries.is_empty() => Ok(cost),
             other => Err(format!("{cost}; entries left: {other:x?}")),
-        }
-    }
-
-    /// The invariant over the whole run: every hypercall and RTAS call succeeded, no host
-    /// call failed, nothing was rolled back, and the container still answers.
-    pub fn host_calls(&mut self) -> Result<String, String> {
-        let c = self.counters();
-        let hcalls = [
-            ("H_PUT_TCE", c.put_tce),
-            ("H_GET_TCE", c.get_tce),
-            ("H_STUFF_TCE", c.stuff_tce),
-            ("H_PUT_TCE_INDIRECT", c.put_tce_indirect),
-        ];
-        let ddw = [
-            ("query", c.ddw.query),
-            ("create", c.ddw.create),
-            ("remove", c.ddw.remove),
-            ("reset", c.ddw.reset),
-        ];
-        let mut problems = Vec::new();
-        for (name, counts) in hcalls {
-            if counts.success != counts.total() {
-                problems.push(format!("{name} {counts:?}"));
-            }
-        }
-        for (name, counts) in ddw {
-            if counts.success != counts.total() {
-                problems.push(format!("ibm,{name}-pe-dma-window {counts:?}"));
-            }
-        }
-        let b = c.backend;
-        if b.map_dma_failed + b.unmap_dma_failed != 0
-            || c.rollback_calls + c.entries_cleared_after_failure + c.ddw.buffer_errors != 0
-        {
-            problems.push(format!(
-                "host failures: MAP_DMA {} UNMAP_DMA {} rollback calls {} entries cleared {} \
-                 RTAS buffer errors {}",
-                b.map_dma_failed,
-                b.unmap_dma_failed,
-                c.rollback_calls,
-                c.entries_cleared_after_failure,
-                c.ddw.buffer_errors
-            ));
-        }
-        match self.guest.acc.container(BUID).map(SpaprTceIommu::info) {
-            Some(Ok(_)) => {}
-            Some(Err(e)) => problems.push(format!("GET_INFO after the run: {e}")),
-            None => problems.push(format!("no container for PE {BUID:#x}")),
-        }
-        let summary = format!(
-            "hcalls put {} get {} stuff {} indirect {}, RTAS query {} create {} remove {}; \
-             host MAP_DMA {} UNMAP_DMA {} TCE_CREATE {} TCE_REMOVE {} REGISTER {}; \
-             TCEs +{} -{} skipped {}",
-            c.put_tce.total(),
-            c.get_tce.total(),
-            c.stuff_tce.total(),
-            c.put_tce_indirect.total(),
-            c.ddw.query.total(),
-            c.ddw.create.total(),
-            c.ddw.remove.total(),
-            b.map_dma,
-            b.unmap_dma,
-            b.create_window,
-            b.remove_window,
-            b.register_memory,
-            c.tces_mapped,
-            c.tces_unmapped,
-            c.noop_entries_skipped
-        );
-        if problems.is_empty() {
-            Ok(summary)
-        } else {
-            Err(format!("{}; {summary}", problems.join("; ")))
         }
     }
 }

@@ -34,10 +34,10 @@ pub fn new_lines(before: &[String], after: &[String]) -> Vec<String> {
     after[start..].to_vec()
 }
 
-/// Whether a kernel line reports a DMA fault: EEH, an IOMMU/TCE error or a freeze.
+/// Whether a kernel line reports a DMA fault: EEH, an IOMMU error or a frozen PE.
 pub fn is_fault_report(line: &str) -> bool {
     let lower = line.to_ascii_lowercase();
-    ["eeh", "iommu", "tce", "dma", "frozen", "fault"]
+    ["eeh", "iommu", "frozen", "fault", "error"]
         .iter()
         .any(|word| lower.contains(word))
 }
@@ -58,5 +58,8 @@ mod tests {
         assert_eq!(new_lines(&[], &lines(&["x"])), lines(&["x"]));
         assert!(is_fault_report("EEH: Frozen PHB#4-PE#0 detected"));
         assert!(!is_fault_report("random: crng init done"));
+        assert!(!is_fault_report(
+            "vfio-pci 0004:00:00.0: ibm,query-pe-dma-windows(2026) 0 8000000 20000004 returned 0"
+        ));
     }
 }

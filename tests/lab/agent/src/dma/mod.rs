@@ -18,11 +18,13 @@ mod counts;
 mod ddw;
 mod default_window;
 pub mod guest;
+mod invariants;
 mod kmsg;
 pub mod scenario;
 #[cfg(test)]
 mod tests;
 pub mod traffic;
+mod windows;
 
 use papr_hcall::PageShift;
 use spapr_tce::{DdwConfig, LiobnScheme, PeConfig, TceAccelerator, WindowConfig};
@@ -183,19 +185,24 @@ pub fn run(group: u32) -> Report {
     match (log_before, kmsg::read()) {
         (Some(before), Some(after)) => {
             let new = kmsg::new_lines(&before, &after);
-            let faults: Vec<&String> = new.iter().filter(|l| kmsg::is_fault_report(l)).collect();
+            let (faults, others): (Vec<&String>, Vec<&String>) =
+                new.iter().partition(|l| kmsg::is_fault_report(l));
+            let quote = |lines: &[&String]| {
+                lines
+                    .iter()
+                    .map(|l| l.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            };
             report.info(
                 "kernel-log",
                 &format!(
-                    "{} new kernel lines, {} about DMA/IOMMU/EEH: {}",
+                    "{} new kernel lines; {} EEH/IOMMU fault reports: [{}]; others (window \
+                     calls of the host kernel), last: [{}]",
                     new.len(),
                     faults.len(),
-                    faults
-                        .iter()
-                        .take(6)
-                        .map(|l| l.as_str())
-                        .collect::<Vec<_>>()
-                        .join(" | ")
+                    quote(&faults),
+                    quote(&others[others.len().saturating_sub(2)..])
                 ),
             );
         }

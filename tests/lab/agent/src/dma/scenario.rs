@@ -138,7 +138,7 @@ impl<C: SpaprTceIommu, E: DmaEngine> Lab<'_, '_, C, E> {
     /// The DDW, or why the step cannot run.
     pub fn ddw(&self) -> Result<Ddw, String> {
         self.ddw
-            .ok_or_else(|| "not run: ddw-create did not succeed".to_owned())
+            .ok_or_else(|| "not run: the previous step left no DDW".to_owned())
     }
 }
 
@@ -172,6 +172,21 @@ pub fn run<'g, 'm, C: SpaprTceIommu, E: DmaEngine>(
     match lab.host_calls() {
         Ok(details) => report.pass("host-calls", &details),
         Err(details) => report.fail("host-calls", &details),
+    }
+    let window_steps: [(&str, Step<'g, 'm, C, E>); 3] = [
+        ("ddw-replaces-default", Lab::ddw_replaces_default),
+        ("reset-restores-default", Lab::reset_restores_default),
+        ("slot0-create-beside-ddw", Lab::slot0_create_beside_ddw),
+    ];
+    for (name, step) in window_steps {
+        match step(lab) {
+            Ok(details) => report.pass(name, &details),
+            Err(details) => report.fail(name, &details),
+        }
+    }
+    match lab.final_state() {
+        Ok(details) => report.pass("final-state", &details),
+        Err(details) => report.fail("final-state", &details),
     }
     let (dmas, busy) = lab.engine.stats();
     report.info(

@@ -1,7 +1,8 @@
 //! Host tests of the `dma` part: the whole step sequence against the reference model of the
 //! lab's pSeries host, with a simulated `edu` that DMAs through the model's hardware
 //! entries. Broken devices (one that ignores the IOMMU, one that keeps stale translations,
-//! one that never moves data) must make the part fail, so its checks can fail.
+//! one that ignores TCE permissions, one that never moves data) must make the part fail, so
+//! its checks can fail.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,6 +29,8 @@ enum Fault {
     StaleTranslations,
     /// Completes every DMA without moving data.
     Dead,
+    /// Writes through read-only entries.
+    IgnoresPermissions,
 }
 
 /// `edu` on the model: reads of unmapped pages bring zeros, writes to them are dropped
@@ -74,6 +77,7 @@ impl<'m> SimEdu<'m> {
             (None, _) => return None,
         };
         let allowed = match access {
+            _ if self.fault == Fault::IgnoresPermissions => true,
             DmaAccess::Read => !write,
             DmaAccess::Write => write,
             DmaAccess::ReadWrite => true,
@@ -151,6 +155,11 @@ fn a_device_ignoring_the_iommu_fails() {
 #[test]
 fn stale_translations_fail() {
     assert!(!run_on_model(Fault::StaleTranslations));
+}
+
+#[test]
+fn a_device_writing_read_only_pages_fails() {
+    assert!(!run_on_model(Fault::IgnoresPermissions));
 }
 
 #[test]
