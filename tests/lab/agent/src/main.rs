@@ -5,6 +5,7 @@
 //! lab-agent conformance GROUP    the container scenario suite on the real kernel (and model)
 //! lab-agent hazards GROUP        requests that oops or taint the guest kernel (observations)
 //! lab-agent dma GROUP            the accelerator on the real container, with live edu DMA
+//! lab-agent dma-probes GROUP     accelerator configurations the host cannot serve (observations)
 //! ```
 //!
 //! Every result is a `LAB <part> <name> PASS|FAIL <details>` line on stdout (see `report`);
@@ -23,7 +24,7 @@ use std::process::ExitCode;
 
 use report::Report;
 
-const USAGE: &str = "usage: lab-agent smoke|conformance|hazards|dma GROUP";
+const USAGE: &str = "usage: lab-agent smoke|conformance|hazards|dma|dma-probes GROUP";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         "conformance" => conformance_part("conformance", group),
         "hazards" => conformance_part("hazards", group),
         "dma" => dma::run(group),
+        "dma-probes" => dma::probes::run(group),
         _ => return usage(),
     };
     if report.finish() {

@@ -20,6 +20,7 @@ mod default_window;
 pub mod guest;
 mod invariants;
 mod kmsg;
+pub mod probes;
 pub mod scenario;
 #[cfg(test)]
 mod tests;
