@@ -25,6 +25,7 @@ pub mod check;
 mod config;
 mod counters;
 mod error;
+pub mod fdt;
 mod hcall;
 mod host_window;
 pub mod kvm;
@@ -33,6 +34,7 @@ mod pe;
 pub mod ram;
 #[cfg(feature = "replay")]
 pub mod replay;
+mod rtas;
 mod setup;
 pub mod table;
 #[cfg(all(test, feature = "model"))]
@@ -45,4 +47,5 @@ pub use config::{AcceleratorConfig, DdwConfig, LiobnScheme, PeConfig, WindowConf
 pub use counters::{BackendCallCounts, CountersSnapshot, HcallKind, HcallResultCounts};
 pub use error::{SetupError, WindowConfigError, WindowError};
 pub use host_window::{HostWindow, HostWindowError};
+pub use rtas::{DdwCallCounts, RtasResultCounts};
 pub use window::{Translation, WindowInfo};
