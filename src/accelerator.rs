@@ -12,6 +12,7 @@ use crate::builder::AcceleratorBuilder;
 use crate::counters::{Counters, CountersSnapshot};
 use crate::error::WindowError;
 use crate::pe::{Pe, WindowEnv};
+use crate::lifecycle::PublishedRam;
 use crate::ram::RamMap;
 use crate::table::nonzero_entries;
 use crate::window::{Translation, WindowInfo};
@@ -56,7 +57,8 @@ pub(crate) struct Route {
 /// ```
 pub struct TceAccelerator<AS, C> {
     pub(crate) memory: AS,
-    pub(crate) ram: RamMap,
+    /// The current guest RAM map, replaceable by memory hotplug ([`crate::lifecycle`]).
+    pub(crate) ram: PublishedRam,
     pub(crate) pes: Vec<Pe<C>>,
     /// Built once: the set of LIOBNs never changes, only whether their windows are active.
     pub(crate) routes: HashMap<u64, Route>,
@@ -119,7 +121,8 @@ where
             .map(|backend| &backend.iommu)
     }
 
-    /// The guest RAM regions as registered with the containers.
+    /// The guest RAM regions as registered with the containers now (memory hotplug may
+    /// replace the map later; the returned one stays valid and unchanged).
     pub fn ram(&self) -> &RamMap {
         &self.ram
     }

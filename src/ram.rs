@@ -5,7 +5,8 @@
 //!
 //! VFIO SPAPR TCE v2 maps only pre-registered memory, and a mapping must lie inside **one**
 //! registered range whose page size is at least the IOMMU page (kernel-host.md §4.3, checklist
-//! items 21, 48, 49). The snapshot is taken when the accelerator is built.
+//! items 21, 48, 49). The snapshot is taken when the accelerator is built and replaced on
+//! memory hotplug (`crate::lifecycle`).
 
 use vm_memory::{GuestMemoryBackend, GuestMemoryRegion, MemoryRegionAddress};
 
@@ -25,6 +26,38 @@ pub struct RamRegion {
 }
 
 impl RamRegion {
+    /// Describes one vm-memory region (see [`RamMap::from_memory`] for `hugepage_shift`).
+    pub fn of<R: GuestMemoryRegion>(
+        region: &R,
+        host_page_shift: u32,
+        hugepage_shift: Option<u32>,
+    ) -> Self {
+        let guest_addr = region.start_addr().0;
+        let len = region.len();
+        let host_addr = region
+            .get_host_address(MemoryRegionAddress(0))
+            .ok()
+            .map(|ptr| ptr as usize as u64);
+        let hugetlbfs = is_hugetlbfs(region);
+        let max_iommu_shift = host_addr.map_or(0, |host| {
+            region_iommu_shift(
+                host,
+                len,
+                guest_addr,
+                hugetlbfs,
+                host_page_shift,
+                hugepage_shift,
+            )
+        });
+        Self {
+            guest_addr,
+            len,
+            host_addr,
+            hugetlbfs,
+            max_iommu_shift,
+        }
+    }
+
     /// True when `[gpa, gpa + len)` lies inside the region.
     pub fn contains(&self, gpa: u64, len: u64) -> bool {
         gpa >= self.guest_addr
@@ -33,7 +66,8 @@ impl RamRegion {
                 .is_some_and(|end| end <= self.guest_addr + self.len)
     }
 
-    fn end(&self) -> u64 {
+    /// One past the last guest-physical address.
+    pub fn end(&self) -> u64 {
         self.guest_addr.saturating_add(self.len)
     }
 }
@@ -147,32 +181,7 @@ impl RamMap {
     ) -> Self {
         let regions = memory
             .iter()
-            .map(|region| {
-                let guest_addr = region.start_addr().0;
-                let len = region.len();
-                let host_addr = region
-                    .get_host_address(MemoryRegionAddress(0))
-                    .ok()
-                    .map(|ptr| ptr as usize as u64);
-                let hugetlbfs = is_hugetlbfs(region);
-                let max_iommu_shift = host_addr.map_or(0, |host| {
-                    region_iommu_shift(
-                        host,
-                        len,
-                        guest_addr,
-                        hugetlbfs,
-                        host_page_shift,
-                        hugepage_shift,
-                    )
-                });
-                RamRegion {
-                    guest_addr,
-                    len,
-                    host_addr,
-                    hugetlbfs,
-                    max_iommu_shift,
-                }
-            })
+            .map(|region| RamRegion::of(region, host_page_shift, hugepage_shift))
             .collect();
         Self::new(regions)
     }

@@ -203,7 +203,7 @@ where
 
         Ok(Self {
             memory,
-            ram,
+            ram: crate::lifecycle::PublishedRam::new(ram, hugepage_shift),
             pes,
             routes,
             counters,
