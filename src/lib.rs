@@ -25,6 +25,7 @@ pub mod check;
 mod config;
 mod counters;
 mod error;
+pub mod fdt;
 mod hcall;
 mod host_window;
 pub mod kvm;

@@ -281,6 +281,11 @@ where
     }
 }
 
+/// True when the DDW calls accept `pe`'s BUID (what the device tree advertises).
+pub(crate) fn ddw_enabled<C>(pe: &Pe<C>) -> bool {
+    pe.buid.is_some() && ddw_config(pe).is_ok()
+}
+
 /// The DDW configuration of `pe`, if DDW is on for it: configured, and its container (if
 /// any) can create windows.
 fn ddw_config<C>(pe: &Pe<C>) -> Result<DdwConfig, DdwRefusal> {
