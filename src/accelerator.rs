@@ -66,6 +66,9 @@ pub struct TceAccelerator<AS, C> {
     pub(crate) host_page_shift: u32,
     /// DDW RTAS tokens and extensions (see [`crate::rtas`]).
     pub(crate) rtas: crate::rtas::RtasSettings,
+    /// In-kernel TCE tables (see [`crate::kvm::KvmConfig`]); after `pes`, so that the
+    /// windows' KVM tables are closed before the VM objects it holds.
+    pub(crate) kvm: Option<crate::kvm::accel::KvmAcceleration>,
 }
 
 impl<AS, C> TceAccelerator<AS, C>
@@ -156,6 +159,7 @@ where
             ram: &self.ram,
             host_page_shift: self.host_page_shift,
             counters: &self.counters,
+            kvm: self.kvm.as_ref(),
         }
     }
 

@@ -8,6 +8,7 @@ use vm_memory::{GuestAddressSpace, GuestMemoryBackend};
 use crate::accelerator::TceAccelerator;
 use crate::config::{AcceleratorConfig, LiobnScheme, PeConfig, WindowConfig};
 use crate::error::SetupError;
+use crate::kvm::KvmConfig;
 
 /// Collects an [`AcceleratorConfig`] step by step.
 ///
@@ -37,6 +38,7 @@ pub struct AcceleratorBuilder<AS, C> {
     memory: AS,
     scheme: LiobnScheme,
     config: AcceleratorConfig<C>,
+    kvm: Option<KvmConfig>,
 }
 
 impl<AS, C> AcceleratorBuilder<AS, C> {
@@ -46,6 +48,7 @@ impl<AS, C> AcceleratorBuilder<AS, C> {
             memory,
             scheme: LiobnScheme::QEMU,
             config: AcceleratorConfig::default(),
+            kvm: None,
         }
     }
 
@@ -91,6 +94,12 @@ impl<AS, C> AcceleratorBuilder<AS, C> {
         self
     }
 
+    /// Puts the windows' TCE tables into the kernel ([`TceAccelerator::with_kvm`]).
+    pub fn kvm(mut self, kvm: KvmConfig) -> Self {
+        self.kvm = Some(kvm);
+        self
+    }
+
     /// The configuration collected so far.
     pub fn config(&self) -> &AcceleratorConfig<C> {
         &self.config
@@ -103,7 +112,7 @@ impl<AS, C> AcceleratorBuilder<AS, C> {
         AS::M: GuestMemoryBackend,
         C: SpaprTceIommu,
     {
-        TceAccelerator::new(self.memory, self.config)
+        TceAccelerator::build(self.memory, self.config, self.kvm)
     }
 }
 

@@ -19,6 +19,7 @@ use crate::config::{DdwConfig, WindowConfig};
 use crate::counters::Counters;
 use crate::error::WindowError;
 use crate::host_window;
+use crate::kvm::accel::{self, GroupHandle, KvmAcceleration, WindowTable};
 use crate::ram::RamMap;
 use crate::window::{Window, WindowGeometry, WindowInfo};
 
@@ -33,6 +34,9 @@ pub(crate) const DDW_SLOT: usize = 1;
 pub(crate) struct PeBackend<C> {
     pub(crate) iommu: C,
     pub(crate) info: SpaprIommuInfo,
+    /// The PE's VFIO groups, added to KVM, that new KVM tables get attached to; empty when
+    /// its windows keep their tables in userspace.
+    pub(crate) kvm_groups: Vec<GroupHandle>,
 }
 
 /// What window operations need from the accelerator.
@@ -41,6 +45,8 @@ pub(crate) struct WindowEnv<'a> {
     pub(crate) ram: &'a RamMap,
     pub(crate) host_page_shift: u32,
     pub(crate) counters: &'a Counters,
+    /// KVM acceleration, if the accelerator has it.
+    pub(crate) kvm: Option<&'a KvmAcceleration>,
 }
 
 /// The window slots of a PE, locked.
@@ -57,6 +63,16 @@ impl PeWindows {
         self.slots.get_mut(slot)?.as_mut()
     }
 
+    /// Moves the table of the window in `slot` out of the kernel and releases the kernel
+    /// table, before that window's host window is emptied or removed (kernel-host.md §5.5:
+    /// close the KVM table before TCE_REMOVE; afterwards hcalls for it reach the VMM, which
+    /// serialises them with the removal under the PE lock).
+    pub(crate) fn release_kernel_table(&mut self, slot: usize, env: WindowEnv<'_>) {
+        if let Some(window) = self.get_mut(slot) {
+            accel::release_kernel_table(window, env.kvm);
+        }
+    }
+
     /// Active windows with their slots.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &Window)> {
         self.slots
@@ -68,11 +84,12 @@ impl PeWindows {
 
 /// One PE (or one VIO window, which is a PE without BUID, DDW or container).
 pub(crate) struct Pe<C> {
+    /// First, so that it is dropped first: KVM tables go before the container behind them.
+    windows: Mutex<PeWindows>,
     pub(crate) buid: Option<u64>,
     pub(crate) backend: Option<PeBackend<C>>,
     pub(crate) default_window: WindowConfig,
     pub(crate) ddw: Option<DdwConfig>,
-    windows: Mutex<PeWindows>,
 }
 
 impl<C: SpaprTceIommu> Pe<C> {
@@ -181,7 +198,16 @@ impl<C: SpaprTceIommu> Pe<C> {
             )?),
             None => None,
         };
-        let window = Window::new(geometry, host);
+        // After the host window, which KVM's SET_SPAPR_TCE needs (kernel-host.md §5.4).
+        let table = match env.kvm {
+            Some(kvm) => kvm.table_for(
+                &geometry,
+                host.as_ref(),
+                backend.map(|backend| backend.kvm_groups.as_slice()),
+            ),
+            None => WindowTable::sparse(geometry.entries),
+        };
+        let window = Window::with_table(geometry, table, host);
         let info = window.info(slot);
         *entry = Some(window);
         Ok(info)
@@ -205,7 +231,8 @@ impl<C: SpaprTceIommu> Pe<C> {
             .slots
             .get_mut(slot)
             .ok_or(WindowError::NoSuchSlot(slot))?;
-        let window = entry.as_ref().ok_or(WindowError::SlotEmpty(slot))?;
+        let window = entry.as_mut().ok_or(WindowError::SlotEmpty(slot))?;
+        accel::release_kernel_table(window, env.kvm);
         if let (Some(backend), Some(host)) = (&self.backend, &window.host) {
             host_window::remove(&backend.iommu, host, env.counters).map_err(WindowError::Remove)?;
         }

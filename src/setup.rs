@@ -14,6 +14,8 @@ use crate::accelerator::{Route, TceAccelerator};
 use crate::config::{AcceleratorConfig, DdwConfig, PeConfig, WindowConfig};
 use crate::counters::{BackendCall, Counters};
 use crate::error::SetupError;
+use crate::kvm::accel::KvmAcceleration;
+use crate::kvm::KvmConfig;
 use crate::pe::{Pe, PeBackend, WindowEnv, DDW_SLOT, DEFAULT_SLOT};
 use crate::ram::{self, RamMap};
 use crate::window::WindowGeometry;
@@ -112,6 +114,7 @@ fn attach<C: SpaprTceIommu>(
     Ok(PeBackend {
         iommu: container,
         info,
+        kvm_groups: Vec::new(),
     })
 }
 
@@ -128,10 +131,28 @@ where
     /// On error nothing is rolled back in the containers; they are dropped, and closing a
     /// container releases its registrations and windows in the kernel.
     pub fn new(memory: AS, config: AcceleratorConfig<C>) -> Result<Self, SetupError> {
+        Self::build(memory, config, None)
+    }
+
+    /// [`new`](Self::new), with KVM acceleration when `kvm` is given
+    /// ([`with_kvm`](Self::with_kvm)).
+    pub(crate) fn build(
+        memory: AS,
+        config: AcceleratorConfig<C>,
+        kvm: Option<KvmConfig>,
+    ) -> Result<Self, SetupError> {
         let host_page_shift = page_shift_of("host page size", config.host_page_size)?
             .unwrap_or_else(ram::host_page_shift);
         let hugepage_shift = page_shift_of("hugepage size", config.hugepage_size)?;
         validate(&config)?;
+        // Groups are added to KVM before any window exists (kernel-host.md §5.6 step 2).
+        let (kvm, mut kvm_groups) = match kvm {
+            Some(kvm) => {
+                let (kvm, groups) = KvmAcceleration::start(kvm, &config.pes);
+                (Some(kvm), groups)
+            }
+            None => (None, HashMap::new()),
+        };
         let ram = {
             let snapshot = memory.memory();
             RamMap::from_memory(&*snapshot, host_page_shift, hugepage_shift)
@@ -143,6 +164,7 @@ where
             ram: &ram,
             host_page_shift,
             counters: &counters,
+            kvm: kvm.as_ref(),
         };
 
         for PeConfig {
@@ -153,7 +175,10 @@ where
         } in config.pes
         {
             let backend = match container {
-                Some(container) => Some(attach(container, buid, &ram, &counters)?),
+                Some(container) => Some(PeBackend {
+                    kvm_groups: kvm_groups.remove(&buid).unwrap_or_default(),
+                    ..attach(container, buid, &ram, &counters)?
+                }),
                 None => None,
             };
             let pe = Pe::new(Some(buid), backend, default_window, ddw);
@@ -209,6 +234,7 @@ where
             counters,
             host_page_shift,
             rtas: Default::default(),
+            kvm,
         })
     }
 }

@@ -8,7 +8,7 @@ use papr_hcall::{Liobn, PageShift, Tce, TcePermission};
 use crate::config::WindowConfig;
 use crate::error::WindowConfigError;
 use crate::host_window::HostWindow;
-use crate::table::{SparseTceTable, TceStore};
+use crate::kvm::accel::WindowTable;
 
 /// A validated window geometry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -148,16 +148,27 @@ pub struct WindowInfo {
 /// An active window.
 pub(crate) struct Window {
     pub(crate) geometry: WindowGeometry,
-    pub(crate) table: Box<dyn TceStore>,
+    /// The guest view: in this process, or KVM's (`crate::kvm::accel`).
+    pub(crate) table: WindowTable,
     pub(crate) host: Option<HostWindow>,
 }
 
 impl Window {
-    /// An empty window backed by a [`SparseTceTable`].
+    /// An empty window backed by an in-process sparse table.
+    #[cfg(test)]
     pub(crate) fn new(geometry: WindowGeometry, host: Option<HostWindow>) -> Self {
+        Self::with_table(geometry, WindowTable::sparse(geometry.entries), host)
+    }
+
+    /// A window over `table`, which must have `geometry.entries` entries.
+    pub(crate) fn with_table(
+        geometry: WindowGeometry,
+        table: WindowTable,
+        host: Option<HostWindow>,
+    ) -> Self {
         Self {
             geometry,
-            table: Box::new(SparseTceTable::new(geometry.entries)),
+            table,
             host,
         }
     }

@@ -20,7 +20,9 @@ use vm_memory::{GuestAddressSpace, GuestMemoryBackend};
 
 use crate::accelerator::TceAccelerator;
 use crate::counters::HcallKind;
-use crate::mapping::{check_tce, EntryStats, EntryUpdate, HostMapper, HostTarget, TceError};
+use crate::mapping::{
+    check_tce, EntryStats, EntryUpdate, HardwareState, HostMapper, HostTarget, TceError,
+};
 use crate::pe::PeBackend;
 use crate::window::{IobaError, Window};
 
@@ -181,7 +183,14 @@ where
                 ram: &self.ram,
                 counters: &self.counters,
             };
-            if let Err(failure) = mapper.apply(updates) {
+            // A kernel table shared with VFIO: the kernel may have touched the hardware
+            // before it punted this hcall to us (crate::kvm::accel).
+            let hardware = if window.table.hardware_may_lag() {
+                HardwareState::Unknown
+            } else {
+                HardwareState::MatchesOld
+            };
+            if let Err(failure) = mapper.apply_from(updates, hardware) {
                 for &index in &failure.cleared {
                     window.table.set(index, 0);
                 }

@@ -18,9 +18,14 @@
 //!    of the vCPU's `kvm_run`.
 //! 5. Before removing a host window: drop its [`KvmTceTable`] (§5.5).
 //!
+//! The accelerator does steps 1–3 and 5 itself when built with a [`KvmConfig`]
+//! (see [`KvmConfig`]); the VMM then only enables PAPR on its
+//! vCPUs and calls `handle_papr_hcall_exit(&mut exit, &acc, Some(&acc))` on each exit.
+//!
 //! Nothing here is needed when the accelerator runs without KVM (TCG, tests): then every hcall
 //! reaches userspace anyway.
 
+pub(crate) mod accel;
 pub mod bindings;
 mod caps;
 mod error;
@@ -30,6 +35,7 @@ mod sys;
 mod table;
 mod vfio_device;
 
+pub use accel::{KvmConfig, KvmTceOps, KvmVm, TableLocation};
 pub use caps::{
     check_extension, enable_multitce_hcalls, enable_papr, set_hcall_in_kernel, KvmTceCaps,
 };

@@ -25,7 +25,7 @@
 use papr_hcall::Tce;
 use vfio_spapr::{IommuError, SpaprTceIommu};
 
-use super::plan::{plan_diff, DmaOp, PlannedOp, Planner};
+use super::plan::{plan_updates, DmaOp, HardwareState, PlannedOp, Planner};
 use super::{check_tce, EntryUpdate, HostTarget, TceError};
 use crate::counters::{BackendCall, Counters};
 use crate::host_window::HostWindow;
@@ -73,7 +73,18 @@ impl<C: SpaprTceIommu + ?Sized> HostMapper<'_, C> {
     /// Programs the hardware from the `old` to the `new` values of `updates` (increasing
     /// index order, targets from [`target`](Self::target)).
     pub(crate) fn apply(&self, updates: &[EntryUpdate]) -> Result<(), BackendFailure> {
-        let ops = plan_diff(self.geometry, updates);
+        self.apply_from(updates, HardwareState::MatchesOld)
+    }
+
+    /// [`apply`](Self::apply) from the hardware state `hardware`; with
+    /// [`HardwareState::Unknown`] every entry is programmed, unchanged ones included. On
+    /// failure the touched entries are restored to their `old` values, as for `apply`.
+    pub(crate) fn apply_from(
+        &self,
+        updates: &[EntryUpdate],
+        hardware: HardwareState,
+    ) -> Result<(), BackendFailure> {
+        let ops = plan_updates(self.geometry, updates, hardware);
         self.run(&ops, |index| {
             let old = updates
                 .binary_search_by_key(&index, |u| u.index)

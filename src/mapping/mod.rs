@@ -11,6 +11,7 @@ mod apply;
 mod plan;
 
 pub(crate) use apply::HostMapper;
+pub(crate) use plan::HardwareState;
 
 use papr_hcall::{PageShift, Tce};
 use vfio_spapr::DmaAccess;

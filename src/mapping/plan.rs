@@ -161,18 +161,42 @@ impl Planner {
     }
 }
 
+/// What the hardware is known to hold for the entries of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum HardwareState {
+    /// Exactly the `old` values: unchanged entries and clears of invalid entries need no call.
+    MatchesOld,
+    /// Unknown: every entry is programmed to its `new` value. For windows whose table KVM
+    /// shares with a VFIO table: a hcall the kernel punted may already have changed the
+    /// hardware without the guest view (kernel-host.md §1.5 step 6, §1.7 step 4, §5.5);
+    /// repeating a map or unmap is harmless (checklist items 42, 43).
+    Unknown,
+}
+
 /// The calls that take the hardware from the `old` values of `updates` (which it is known
 /// to hold) to their `new` values. `updates` must be in increasing index order.
+#[cfg(test)]
 pub(crate) fn plan_diff(geometry: &WindowGeometry, updates: &[EntryUpdate]) -> Vec<PlannedOp> {
+    plan_updates(geometry, updates, HardwareState::MatchesOld)
+}
+
+/// The calls that take the hardware to the `new` values of `updates` (increasing index
+/// order), from the state `hardware`.
+pub(crate) fn plan_updates(
+    geometry: &WindowGeometry,
+    updates: &[EntryUpdate],
+    hardware: HardwareState,
+) -> Vec<PlannedOp> {
+    let known = hardware == HardwareState::MatchesOld;
     let mut planner = Planner::new(geometry);
     for update in updates {
         let (old, new) = (Tce(update.old), Tce(update.new));
         match (new.is_valid(), update.target) {
-            (true, Some(_)) if update.new == update.old => {}
+            (true, Some(_)) if known && update.new == update.old => {}
             (true, Some(target)) => planner.map(update.index, target),
             // A valid value without a target cannot be mapped; never leave a stale mapping.
             (true, None) => planner.unmap(update.index),
-            (false, _) if old.is_valid() => planner.unmap(update.index),
+            (false, _) if old.is_valid() || !known => planner.unmap(update.index),
             (false, _) => {}
         }
     }
@@ -299,6 +323,62 @@ mod tests {
             target: target(0x7f00_0000_0000, DmaAccess::ReadWrite),
         };
         assert!(plan_diff(&g, &[same]).is_empty(), "identical rewrite");
+    }
+
+    #[test]
+    fn unknown_hardware_redoes_unchanged_entries() {
+        let g = geometry(PageShift::SZ_64K);
+        let updates = [
+            EntryUpdate {
+                index: 4,
+                old: 0x3,
+                new: 0x3,
+                target: target(0x7f00_0000_0000, DmaAccess::ReadWrite),
+            },
+            EntryUpdate {
+                index: 5,
+                old: 0x1_0003,
+                new: 0x1_0003,
+                target: target(0x7f00_0001_0000, DmaAccess::ReadWrite),
+            },
+            EntryUpdate {
+                index: 6,
+                old: 0,
+                new: 0,
+                target: None,
+            },
+            EntryUpdate {
+                index: 7,
+                old: 0x5000,
+                new: 0,
+                target: None,
+            },
+        ];
+        assert!(plan_diff(&g, &updates).is_empty());
+        let ops = plan_updates(&g, &updates, HardwareState::Unknown);
+        assert_eq!(
+            ops,
+            vec![
+                PlannedOp {
+                    op: DmaOp::Map {
+                        iova: (1 << 59) + 4 * 0x10000,
+                        size: 2 * 0x10000,
+                        vaddr: 0x7f00_0000_0000,
+                        access: DmaAccess::ReadWrite
+                    },
+                    first: 4,
+                    count: 2
+                },
+                PlannedOp {
+                    op: DmaOp::Unmap {
+                        iova: (1 << 59) + 6 * 0x10000,
+                        size: 2 * 0x10000
+                    },
+                    first: 6,
+                    count: 2
+                }
+            ]
+        );
     }
 
     #[test]

@@ -83,6 +83,8 @@ where
         windows: &mut PeWindows,
         slot: usize,
     ) -> Result<(), DdwRefusal> {
+        // The kernel table goes first, so nothing but this call changes the window now.
+        windows.release_kernel_table(slot, self.env());
         if let Some(backend) = pe.backend.as_ref() {
             if let Some(window) = windows.get_mut(slot) {
                 if let Some(host) = window.host {
