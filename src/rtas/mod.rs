@@ -141,7 +141,8 @@ where
     ///
     /// Returns `None` when the token is not one of the four DDW tokens
     /// ([`ddw_tokens`](Self::ddw_tokens)): the VMM's other RTAS services handle it, and the
-    /// buffer is untouched. Otherwise performs the call, writes its return cells into the
+    /// buffer is untouched (unless the guest rewrites the token during the call: the return
+    /// cells are then rewritten with their own values). Otherwise performs the call, writes its return cells into the
     /// buffer and returns the RTAS status written. `Err` only when the buffer cannot be read
     /// or written (it is not guest RAM, or declares more than
     /// [`RtasCall::MAX_NARGS`]/[`RtasCall::MAX_NRET`] cells): then nothing was done. The
@@ -193,6 +194,9 @@ where
                 return Some(Err(error));
             }
         };
+        // The guest may have rewritten the token since it was first read: the copy in `call`
+        // decides from here on (another DDW call, or `None` for a foreign one).
+        let call_kind = self.rtas.tokens.call_for(call.token)?;
         let result = match DdwRequest::decode(&call, &self.rtas.tokens, &self.ddw_extensions())? {
             Ok(request) => self.execute_ddw(request),
             Err(_) => Err(DdwRefusal::Shape),
