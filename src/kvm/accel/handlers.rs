@@ -24,6 +24,67 @@ where
     /// Builds the accelerator like [`new`](Self::new), with its windows' tables in the kernel
     /// as far as `kvm` allows (see [`crate::kvm::KvmConfig`]; what is missing is logged and
     /// degrades to userspace tables, never to an error).
+    ///
+    /// A VMM passes `KvmConfig::new(KvmVm::new(vm_fd)?)`; here a stand-in keeps the tables
+    /// in temporary files, so the example runs without `/dev/kvm`:
+    ///
+    /// ```
+    /// use std::os::fd::BorrowedFd;
+    /// use papr_hcall::{HcallStatus, Liobn, PageShift, H_PUT_TCE};
+    /// use spapr_tce::kvm::{
+    ///     KvmConfig, KvmError, KvmTableError, KvmTceCaps, KvmTceOps, KvmTceTable,
+    ///     KvmTceTableGeometry, TableLocation,
+    /// };
+    /// use spapr_tce::{AcceleratorConfig, NoContainer, TceAccelerator, WindowConfig};
+    /// use vm_memory::{GuestAddress, GuestMemoryMmap};
+    ///
+    /// /// Guest-view tables in unlinked temporary files instead of the kernel.
+    /// struct FileTables;
+    /// impl KvmTceOps for FileTables {
+    ///     fn caps(&self) -> KvmTceCaps {
+    ///         KvmTceCaps { spapr_tce_64: true, ..KvmTceCaps::default() }
+    ///     }
+    ///     fn enable_multitce_hcalls(&self) -> Result<(), KvmError> {
+    ///         Ok(())
+    ///     }
+    ///     fn create_table(&self, geometry: KvmTceTableGeometry) -> Result<KvmTceTable, KvmTableError> {
+    ///         let path = std::env::temp_dir()
+    ///             .join(format!("tce-doc-{}-{}", std::process::id(), geometry.liobn.0));
+    ///         let file = std::fs::File::options()
+    ///             .read(true).write(true).create(true).truncate(true).open(&path).unwrap();
+    ///         std::fs::remove_file(&path).unwrap();
+    ///         file.set_len(geometry.entries * 8).unwrap();
+    ///         KvmTceTable::from_file(file.into(), geometry)
+    ///     }
+    ///     fn add_group(&self, _: BorrowedFd<'_>) -> Result<(), KvmError> {
+    ///         Ok(())
+    ///     }
+    ///     fn attach_group(&self, _: BorrowedFd<'_>, _: &KvmTceTable) -> Result<(), KvmError> {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let mem = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), 16 << 20)]).unwrap();
+    /// let liobn = Liobn(0x7100_0000);
+    /// let config = AcceleratorConfig::<NoContainer> {
+    ///     vio_windows: vec![WindowConfig {
+    ///         liobn,
+    ///         bus_offset: 0,
+    ///         size: 1 << 20,
+    ///         page_shift: PageShift::SZ_4K,
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let acc = TceAccelerator::with_kvm(&mem, config, KvmConfig::new(FileTables))?;
+    /// assert_eq!(
+    ///     acc.table_location(liobn),
+    ///     Some(TableLocation::Kernel { vfio_attached: false })
+    /// );
+    /// let put = acc.handle_hcall(H_PUT_TCE, &[liobn.0, 0x3000, 0x10_0001, 0, 0, 0, 0, 0, 0]);
+    /// assert_eq!(put.unwrap().status, HcallStatus::SUCCESS);
+    /// assert_eq!(acc.entries(liobn).unwrap()[0].1 .0, 0x10_0001);
+    /// # Ok::<(), spapr_tce::SetupError>(())
+    /// ```
     pub fn with_kvm(
         memory: AS,
         config: AcceleratorConfig<C>,
