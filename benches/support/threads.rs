@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! Throughput of vCPU threads issuing TCE hypercalls at once: each thread repeats
+//! H_PUT_TCE_INDIRECT(512) mapping 512 pages and H_STUFF_TCE(512) clearing them again (the
+//! map/unmap pair of a device on a TCE window, qemu-and-guest.md §3.5), on its own range.
+//!
+//! The accelerator locks per PE: threads on separate PEs should scale, threads on one PE
+//! serialise on its lock.
+
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use papr_hcall::{H_PUT_TCE_INDIRECT, H_STUFF_TCE};
+
+use super::rig::{default_liobn, Backend, Rig};
+
+/// TCEs per call.
+const BATCH: u64 = 512;
+/// List page of thread `t`: `LISTS + t * 4096`.
+const LISTS: u64 = 0x10_0000;
+/// Guest pages thread `t` maps: `DATA + t * 16 MiB`.
+const DATA: u64 = 0x100_0000;
+/// Bus address thread `t` uses on its window: `IOBA + t * 16 MiB`.
+const IOBA: u64 = 0x400_0000;
+/// 16 MiB.
+const SPAN: u64 = 16 << 20;
+/// TCE permission bits R|W.
+const RW: u64 = 3;
+/// Window page size (the default windows: 4 KiB).
+const PAGE: u64 = 4096;
+
+/// Where the threads run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// One thread, PHB 0.
+    OneThread,
+    /// Two threads, one on PHB 0 and one on PHB 1.
+    TwoPes,
+    /// Two threads, both on PHB 0 (different entries of the same window).
+    OnePe,
+}
+
+impl Placement {
+    /// Every placement.
+    pub const ALL: [Self; 3] = [Self::OneThread, Self::TwoPes, Self::OnePe];
+
+    /// Name for tables and benchmark IDs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::OneThread => "1-thread",
+            Self::TwoPes => "2-threads-2-PEs",
+            Self::OnePe => "2-threads-1-PE",
+        }
+    }
+
+    /// Number of threads.
+    pub fn threads(self) -> u64 {
+        match self {
+            Self::OneThread => 1,
+            _ => 2,
+        }
+    }
+
+    /// The (LIOBN, bus address) thread `t` works on.
+    fn target(self, t: u64) -> (u64, u64) {
+        match self {
+            Self::OneThread | Self::OnePe => (default_liobn(0), IOBA + t * SPAN),
+            Self::TwoPes => (default_liobn(t as u32), IOBA),
+        }
+    }
+}
+
+/// Two PHBs and a list page per thread.
+pub struct Concurrency {
+    rig: Rig,
+}
+
+impl Concurrency {
+    /// A rig of two PHBs with `backend`.
+    pub fn new(backend: Backend) -> Self {
+        let rig = Rig::new(256 << 20, 2, backend);
+        for t in 0..2 {
+            let tces: Vec<u64> = (0..BATCH)
+                .map(|i| (DATA + t * SPAN + i * PAGE) | RW)
+                .collect();
+            rig.write_list(LISTS + t * 4096, &tces);
+        }
+        Self { rig }
+    }
+
+    /// Runs `rounds` map/clear pairs on every thread of `placement`; returns the TCEs
+    /// changed by all threads together and the wall time from the common start until the
+    /// last thread finished.
+    pub fn run(&self, placement: Placement, rounds: u64) -> (u64, Duration) {
+        let threads = placement.threads();
+        let barrier = Barrier::new(threads as usize + 1);
+        let rig = &self.rig;
+        let start = std::thread::scope(|scope| {
+            for t in 0..threads {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    let (liobn, ioba) = placement.target(t);
+                    let list = LISTS + t * 4096;
+                    barrier.wait();
+                    for _ in 0..rounds {
+                        rig.hcall_ok(H_PUT_TCE_INDIRECT, &[liobn, ioba, list, BATCH]);
+                        rig.hcall_ok(H_STUFF_TCE, &[liobn, ioba, 0, BATCH]);
+                    }
+                });
+            }
+            barrier.wait();
+            // Leaving the scope joins every thread; the clock runs until then.
+            Instant::now()
+        });
+        (threads * rounds * 2 * BATCH, start.elapsed())
+    }
+}

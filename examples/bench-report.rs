@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! Quick benchmark report (BENCHMARKS.md): reduced versions of the criterion benchmarks in
+//! `benches/`, a table, and one summary line.
+//!
+//! ```text
+//! cargo run --release --example bench-report [-- --repeat N]
+//! ```
+//!
+//! `--repeat N` (default 3) measures every figure N times and reports the median and the
+//! spread (min..max). Each synthetic boot runs in a child process of its own (this program
+//! with `--boot-child NAME BACKEND`), so that its peak memory is its own.
+
+#[path = "../benches/support/mod.rs"]
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::boot::{self, BootResult, BootSpec};
+use support::rig::Backend;
+use support::slowpath::{MemcpyBaseline, Op, SlowPath};
+use support::threads::{Concurrency, Placement};
+use support::{fixtures, median, memory};
+
+/// Wall time each slow-path figure is measured for, per repetition.
+const SLOW_PATH_TARGET: Duration = Duration::from_millis(60);
+/// Wall time of each concurrency run, per repetition.
+const THREADS_TARGET: Duration = Duration::from_millis(300);
+
+/// A figure measured several times.
+struct Figure {
+    values: Vec<f64>,
+}
+
+impl Figure {
+    fn new(mut values: Vec<f64>) -> Self {
+        values.sort_by(f64::total_cmp);
+        Self { values }
+    }
+
+    fn median(&self) -> f64 {
+        median(&mut self.values.clone())
+    }
+
+    /// `median [min..max]`, with `digits` decimals.
+    fn show(&self, digits: usize) -> String {
+        match (self.values.first(), self.values.last()) {
+            (Some(min), Some(max)) if self.values.len() > 1 => format!(
+                "{:.digits$} [{min:.digits$}..{max:.digits$}]",
+                self.median()
+            ),
+            _ => format!("{:.digits$}", self.median()),
+        }
+    }
+}
+
+/// Iterations that take about `target`, from a short trial run of `run`.
+fn calibrate(target: Duration, mut run: impl FnMut(u64) -> Duration) -> u64 {
+    let mut iters = 16;
+    loop {
+        let took = run(iters);
+        if took >= target / 8 || iters >= 1 << 30 {
+            let per_iter = took.as_secs_f64() / iters as f64;
+            return ((target.as_secs_f64() / per_iter.max(1e-12)) as u64).max(1);
+        }
+        iters *= 4;
+    }
+}
+
+/// ns per TCE of `run`, measured `repeat` times.
+fn per_tce(repeat: usize, tces_per_iter: u64, mut run: impl FnMut(u64) -> Duration) -> Figure {
+    let iters = calibrate(SLOW_PATH_TARGET, &mut run);
+    Figure::new(
+        (0..repeat)
+            .map(|_| run(iters).as_nanos() as f64 / (iters * tces_per_iter) as f64)
+            .collect(),
+    )
+}
+
+struct Summary {
+    indirect_ns_per_tce: f64,
+    memcpy_ratio: f64,
+    call_ratio_min: f64,
+    boot4t_s: f64,
+    bytes_per_tce: f64,
+    scale_2pe: f64,
+}
+
+fn slow_path(repeat: usize, summary: &mut Summary) {
+    println!("\n## Slow path per TCE (PHB 0 default window, 4 KiB pages)\n");
+    let mut baseline = MemcpyBaseline::default();
+    let memcpy = per_tce(repeat, 512, |iters| baseline.run(iters));
+    println!(
+        "{:<24} {:<9} {:>28} {:>26} {:>10}",
+        "operation", "backend", "ns/call", "ns/TCE", "x memcpy"
+    );
+    for backend in [Backend::Model, Backend::Emulated] {
+        let path = SlowPath::new(backend);
+        for op in Op::ALL {
+            let tces = op.tces_per_call();
+            let figure = per_tce(repeat, tces, |iters| op.run(&path, iters));
+            let per_call = Figure::new(figure.values.iter().map(|v| v * tces as f64).collect());
+            let ratio = figure.median() / memcpy.median();
+            let ratio = if tces > 1 {
+                format!("{ratio:.1}")
+            } else {
+                "-".into()
+            };
+            println!(
+                "{:<24} {:<9} {:>28} {:>26} {:>10}",
+                op.name(),
+                backend.name(),
+                per_call.show(1),
+                figure.show(2),
+                ratio
+            );
+            if backend == Backend::Model && op == Op::Indirect {
+                summary.indirect_ns_per_tce = figure.median();
+                summary.memcpy_ratio = figure.median() / memcpy.median();
+            }
+        }
+    }
+    println!(
+        "{:<24} {:<9} {:>28} {:>26} {:>10}",
+        "memcpy 4 KiB list + 4 KiB table",
+        "-",
+        Figure::new(memcpy.values.iter().map(|v| v * 512.0).collect()).show(1),
+        memcpy.show(3),
+        "1.0"
+    );
+}
+
+fn fixture_economy(repeat: usize, summary: &mut Summary) {
+    println!("\n## Host IOMMU calls on the real-boot fixtures (reference model)\n");
+    println!(
+        "{:<22} {:>8} {:>14} {:>16} {:>10} {:>11} {:>22}",
+        "fixture", "events", "backend calls", "per-TCE (QEMU)", "ratio", "mismatches", "replay ms"
+    );
+    let mut min_ratio = f64::INFINITY;
+    for path in fixtures::paths() {
+        let runs: Vec<_> = (0..repeat).map(|_| fixtures::run(&path)).collect();
+        let first = &runs[0];
+        let ms = Figure::new(
+            runs.iter()
+                .map(|r| r.replay_time.as_secs_f64() * 1e3)
+                .collect(),
+        );
+        println!(
+            "{:<22} {:>8} {:>14} {:>16} {:>10.0} {:>11} {:>22}",
+            first.name,
+            first.events,
+            first.backend_calls,
+            first.baseline_calls,
+            first.ratio(),
+            first.mismatches,
+            ms.show(1)
+        );
+        min_ratio = min_ratio.min(first.ratio());
+    }
+    summary.call_ratio_min = min_ratio;
+}
+
+/// Runs one boot in a child process and parses its report line.
+fn boot_in_child(spec: &BootSpec, backend: Backend) -> (BootResult, u64) {
+    let exe = std::env::current_exe().expect("own executable");
+    let output = Command::new(exe)
+        .args(["--boot-child", spec.name, backend.name()])
+        .output()
+        .expect("child process");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "boot child {} failed: {stdout}{}",
+        spec.name,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("boot-child "))
+        .expect("boot-child line");
+    let field = |key: &str| -> u64 {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{key} in {line}"))
+    };
+    let mut result = BootResult {
+        hcalls: field("hcalls"),
+        tces_mapped: field("tces"),
+        accel_time: Duration::from_nanos(field("accel_ns")),
+        wall_time: Duration::from_nanos(field("wall_ns")),
+        setup_time: Duration::from_nanos(field("setup_ns")),
+        table_bytes: field("table_bytes"),
+        per_tce_calls: field("per_tce_calls"),
+        ..BootResult::default()
+    };
+    result.backend.map_dma = field("map_dma");
+    result.backend.unmap_dma = field("unmap_dma");
+    (result, field("peak_delta"))
+}
+
+/// `--boot-child NAME BACKEND`: one boot, one line.
+fn boot_child(name: &str, backend: &str) {
+    let spec = boot::ALL
+        .iter()
+        .find(|spec| spec.name == name)
+        .unwrap_or_else(|| panic!("unknown boot {name}"));
+    let backend = match backend {
+        "model" => Backend::Model,
+        _ => Backend::Emulated,
+    };
+    let before = memory::rss().unwrap_or(0);
+    let r = boot::run(spec, backend);
+    let peak = memory::peak_rss().unwrap_or(0);
+    println!(
+        "boot-child hcalls={} tces={} accel_ns={} wall_ns={} setup_ns={} table_bytes={} \
+         per_tce_calls={} map_dma={} unmap_dma={} peak_delta={}",
+        r.hcalls,
+        r.tces_mapped,
+        r.accel_time.as_nanos(),
+        r.wall_time.as_nanos(),
+        r.setup_time.as_nanos(),
+        r.table_bytes,
+        r.per_tce_calls,
+        r.backend.map_dma,
+        r.backend.unmap_dma,
+        peak.saturating_sub(before)
+    );
+}
+
+fn boots(repeat: usize, summary: &mut Summary) {
+    println!("\n## Synthetic boots (STUFF default window, query, create, INDIRECT(512) fill)\n");
+    println!(
+        "{:<17} {:<9} {:>7} {:>9} {:>24} {:>8} {:>9} {:>9} {:>10} {:>11}",
+        "boot",
+        "backend",
+        "hcalls",
+        "TCEs",
+        "accelerator s",
+        "wall s",
+        "table MiB",
+        "B/TCE",
+        "peak MiB",
+        "MAP/UNMAP"
+    );
+    let runs = [
+        (boot::BOOT_4T_64K, Backend::Model),
+        (boot::BOOT_4T_64K, Backend::Emulated),
+        (boot::BOOT_4T_16M, Backend::Model),
+        (boot::SPARSE_64T_64K, Backend::Model),
+    ];
+    for (spec, backend) in runs {
+        let results: Vec<_> = (0..repeat).map(|_| boot_in_child(&spec, backend)).collect();
+        let (first, _) = &results[0];
+        let seconds = Figure::new(
+            results
+                .iter()
+                .map(|(r, _)| r.accel_time.as_secs_f64())
+                .collect(),
+        );
+        let wall = Figure::new(
+            results
+                .iter()
+                .map(|(r, _)| r.wall_time.as_secs_f64())
+                .collect(),
+        );
+        let peak = Figure::new(
+            results
+                .iter()
+                .map(|(_, peak)| *peak as f64 / 1048576.0)
+                .collect(),
+        );
+        println!(
+            "{:<17} {:<9} {:>7} {:>9} {:>24} {:>8.3} {:>9.1} {:>9.3} {:>10.1} {:>11}",
+            spec.name,
+            backend.name(),
+            first.hcalls,
+            first.tces_mapped,
+            seconds.show(3),
+            wall.median(),
+            first.table_bytes as f64 / 1048576.0,
+            first.bytes_per_tce(),
+            peak.median(),
+            format!("{}/{}", first.backend.map_dma, first.backend.unmap_dma)
+        );
+        if spec == boot::BOOT_4T_64K && backend == Backend::Model {
+            summary.boot4t_s = seconds.median();
+            summary.bytes_per_tce = first.bytes_per_tce();
+        }
+    }
+}
+
+fn concurrency(repeat: usize, summary: &mut Summary) {
+    println!(
+        "\n## Concurrency (INDIRECT(512) map + STUFF(512) clear per round, reference model)\n"
+    );
+    println!("{:<17} {:>30} {:>8}", "threads", "M TCEs/s", "scale");
+    let rig = Concurrency::new(Backend::Model);
+    let mut single = 0.0;
+    for placement in Placement::ALL {
+        let rounds = calibrate(THREADS_TARGET, |rounds| rig.run(placement, rounds).1);
+        let throughput = Figure::new(
+            (0..repeat)
+                .map(|_| {
+                    let (tces, took) = rig.run(placement, rounds);
+                    tces as f64 / took.as_secs_f64() / 1e6
+                })
+                .collect(),
+        );
+        if placement == Placement::OneThread {
+            single = throughput.median();
+        }
+        let scale = throughput.median() / single;
+        println!(
+            "{:<17} {:>30} {:>8.2}",
+            placement.name(),
+            throughput.show(1),
+            scale
+        );
+        if placement == Placement::TwoPes {
+            summary.scale_2pe = scale;
+        }
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, name, backend] = args.as_slice() {
+        if flag == "--boot-child" {
+            boot_child(name, backend);
+            return;
+        }
+    }
+    let repeat = match args.as_slice() {
+        [flag, n] if flag == "--repeat" => n.parse().expect("--repeat N"),
+        [] => 3,
+        _ => {
+            eprintln!("usage: bench-report [--repeat N]");
+            std::process::exit(2);
+        }
+    };
+    let started = Instant::now();
+    println!(
+        "# spapr-tce bench report: {} CPUs, load average {}, median [min..max] of {repeat}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_average()
+    );
+    let mut summary = Summary {
+        indirect_ns_per_tce: 0.0,
+        memcpy_ratio: 0.0,
+        call_ratio_min: 0.0,
+        boot4t_s: 0.0,
+        bytes_per_tce: 0.0,
+        scale_2pe: 0.0,
+    };
+    slow_path(repeat, &mut summary);
+    fixture_economy(repeat, &mut summary);
+    boots(repeat, &mut summary);
+    concurrency(repeat, &mut summary);
+    println!(
+        "\n(total {:.1} s, load average at the end {})",
+        started.elapsed().as_secs_f64(),
+        load_average()
+    );
+    println!(
+        "bench: indirect_ns_per_tce={:.2} memcpy_ratio={:.1} call_ratio_min={:.0} boot4t_s={:.3} bytes_per_tce={:.2} scale_2pe={:.2}",
+        summary.indirect_ns_per_tce,
+        summary.memcpy_ratio,
+        summary.call_ratio_min,
+        summary.boot4t_s,
+        summary.bytes_per_tce,
+        summary.scale_2pe
+    );
+}
