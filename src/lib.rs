@@ -37,6 +37,7 @@ pub mod ram;
 pub mod replay;
 mod rtas;
 mod setup;
+mod shutdown;
 pub mod table;
 #[cfg(all(test, feature = "model"))]
 mod tests;
@@ -49,4 +50,5 @@ pub use counters::{BackendCallCounts, CountersSnapshot, HcallKind, HcallResultCo
 pub use error::{SetupError, WindowConfigError, WindowError};
 pub use host_window::{HostWindow, HostWindowError};
 pub use rtas::{DdwCallCounts, RtasResultCounts};
+pub use shutdown::ShutdownError;
 pub use window::{Translation, WindowInfo};
