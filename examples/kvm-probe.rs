@@ -3,7 +3,8 @@
 
 //! Probes POWER KVM's in-kernel TCE acceleration through `spapr_tce::kvm`: capabilities on
 //! `/dev/kvm` and on a new VM, enabling the multi-TCE hcalls, creating, mapping, writing and
-//! re-creating guest-view TCE tables, and the KVM-VFIO device.
+//! re-creating guest-view TCE tables, the KVM-VFIO device, and an accelerator built with
+//! `KvmConfig` (its windows registered in KVM, a DDW created and released through RTAS).
 //!
 //! Meant for the lab's nested part (an L1 guest with HV KVM, lab README §12; run as root).
 //! Every line starts with `KVMPROBE`. Exit status: 0 when every step behaved as a POWER
@@ -18,16 +19,20 @@ use std::fs::{File, OpenOptions};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
 
-use papr_hcall::{Liobn, PageShift};
+use papr_hcall::rtas::ddw::CreateResult;
+use papr_hcall::rtas::{DdwTokens, RtasCall, RtasStatus};
+use papr_hcall::{HcallStatus, Liobn, PageShift, H_GET_TCE, H_PUT_TCE};
 use spapr_tce::kvm::bindings::{
     KVM_CAP_PPC_ENABLE_HCALL, KVM_CAP_PPC_PAPR, KVM_CAP_PPC_RTAS, KVM_CAP_SPAPR_MULTITCE,
     KVM_CAP_SPAPR_TCE, KVM_CAP_SPAPR_TCE_64, KVM_CAP_SPAPR_TCE_VFIO, KVM_CREATE_VM,
     KVM_GET_API_VERSION,
 };
 use spapr_tce::kvm::{
-    check_extension, enable_multitce_hcalls, KvmTableError, KvmTceCaps, KvmTceTable,
-    KvmTceTableGeometry, KvmVfioDevice,
+    check_extension, enable_multitce_hcalls, KvmConfig, KvmTableError, KvmTceCaps, KvmTceTable,
+    KvmTceTableGeometry, KvmVfioDevice, KvmVm, TableLocation,
 };
+use spapr_tce::{NoContainer, PeConfig, TceAccelerator};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 /// Counts the steps that did not behave as expected.
 #[derive(Default)]
@@ -119,6 +124,7 @@ fn main() -> ExitCode {
     }
     probe_tables(&vm, &mut report);
     probe_vfio_device(&vm, &mut report);
+    probe_accelerator(&vm, &mut report);
 
     println!("KVMPROBE done failures={}", report.failures);
     if report.failures == 0 {
@@ -244,4 +250,105 @@ fn probe_vfio_device(vm: &OwnedFd, report: &mut Report) {
         }
         Err(error) => report.check("kvm_vfio_device", false, error),
     }
+}
+
+/// True when `liobn` has a table in the VM: creating another one is EBUSY (checklist item 23).
+fn registered_in_kvm(vm: &OwnedFd, liobn: Liobn) -> Result<bool, KvmTableError> {
+    let geometry = KvmTceTableGeometry {
+        liobn,
+        page_shift: PageShift::SZ_4K,
+        bus_offset: 0,
+        entries: 16,
+    };
+    match KvmTceTable::create(vm, geometry) {
+        Ok(_) => Ok(false),
+        Err(KvmTableError::Kvm(error)) if error.errno == libc::EBUSY => Ok(true),
+        Err(error) => Err(error),
+    }
+}
+
+/// An accelerator for QEMU's PHB 0 (no container) with its tables in KVM.
+fn probe_accelerator(vm: &OwnedFd, report: &mut Report) {
+    let default_liobn = Liobn(0x8000_0000);
+    let ddw_liobn = Liobn(0x8000_0001);
+    let built = vm
+        .try_clone()
+        .map_err(|error| error.to_string())
+        .and_then(|fd| KvmVm::new(fd).map_err(|error| error.to_string()))
+        .and_then(|kvm| {
+            let mem = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), 16 << 20)])
+                .map_err(|error| error.to_string())?;
+            let mem = std::sync::Arc::new(mem);
+            TceAccelerator::<_, NoContainer>::builder(mem)
+                .qemu_phb(0, None)
+                .kvm(KvmConfig::new(kvm))
+                .build()
+                .map_err(|error| error.to_string())
+        });
+    let acc = match built {
+        Ok(acc) => acc,
+        Err(error) => return report.check("accelerator_build", false, error),
+    };
+    let location = acc.table_location(default_liobn);
+    report.check(
+        "accelerator_default_window_in_kernel",
+        location
+            == Some(TableLocation::Kernel {
+                vfio_attached: false,
+            }),
+        format!("{location:?}"),
+    );
+    let registered = registered_in_kvm(vm, default_liobn);
+    report.check(
+        "accelerator_default_liobn_registered",
+        matches!(registered, Ok(true)),
+        format!("{registered:?}"),
+    );
+    let put = acc.handle_hcall(
+        H_PUT_TCE,
+        &[default_liobn.0, 0x3000, 0x10_0003, 0, 0, 0, 0, 0, 0],
+    );
+    let get = acc.handle_hcall(H_GET_TCE, &[default_liobn.0, 0x3000, 0, 0, 0, 0, 0, 0, 0]);
+    report.check(
+        "accelerator_put_get",
+        put.map(|o| o.status) == Some(HcallStatus::SUCCESS)
+            && get.and_then(|o| o.r4) == Some(0x10_0003),
+        format!("put={put:?} get={get:?}"),
+    );
+
+    // ibm,create-pe-dma-window: 2^24 bytes of 64 KiB pages, then remove it again.
+    let buid = PeConfig::<()>::QEMU_BUID_BASE;
+    let rtas = |token: u32, args: &[u32], nret: u32| {
+        let buffer = GuestAddress(0x1000);
+        let call = RtasCall::new(buffer, token, args, nret);
+        acc.memory()
+            .as_ref()
+            .write_slice(&call.to_bytes(), buffer)
+            .ok()?;
+        let status = acc.handle_rtas(buffer)?.ok()?;
+        (status == RtasStatus::SUCCESS)
+            .then(|| call.read_rets(acc.memory().as_ref()).ok())
+            .flatten()
+    };
+    let pe = [0, (buid >> 32) as u32, buid as u32];
+    let created = rtas(DdwTokens::QEMU.create, &[pe[0], pe[1], pe[2], 16, 24], 4)
+        .and_then(|rets| CreateResult::from_rets(&rets));
+    let ddw_ok = created.is_some_and(|c| c.liobn == ddw_liobn.0 as u32)
+        && acc.table_location(ddw_liobn)
+            == Some(TableLocation::Kernel {
+                vfio_attached: false,
+            })
+        && matches!(registered_in_kvm(vm, ddw_liobn), Ok(true));
+    report.check(
+        "accelerator_ddw_create_in_kernel",
+        ddw_ok,
+        format!("{created:x?}"),
+    );
+    let removed = rtas(DdwTokens::QEMU.remove, &[ddw_liobn.0 as u32], 1);
+    let released = registered_in_kvm(vm, ddw_liobn);
+    report.check(
+        "accelerator_ddw_remove_releases_liobn",
+        removed.is_some() && matches!(released, Ok(false)),
+        format!("rets={removed:x?} registered={released:?}"),
+    );
 }

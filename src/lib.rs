@@ -26,6 +26,8 @@ mod config;
 mod counters;
 mod error;
 pub mod fdt;
+#[cfg(feature = "model")]
+pub mod fuzzing;
 mod hcall;
 mod host_window;
 pub mod kvm;

@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+
+//! Whole-world checks run after every step and at teardown.
+//!
+//! Besides [`check_invariants`] (hardware == guest view translated):
+//! * every valid guest-view entry points to a page aligned to its window page inside guest
+//!   RAM (LoPAR; kernel-host.md §7 item 12);
+//! * every live hardware entry lies inside registered guest RAM and allows no more than the
+//!   guest TCE covering it (PowerNV's write-only stored as read-write excepted, item 44);
+//! * the registrations are exactly the RAM regions, shared by both containers, and each
+//!   region's `mapped` is 1 + the live hardware entries into it from both containers
+//!   (items 34, 47);
+//! * locked_vm equals the registrations plus the windows' table charges (item 51);
+//! * the accelerator's backend and hypercall counters match the model's and the calls made.
+
+use vfio_spapr::model::{ModelContainer, RegionSnapshot};
+use vfio_spapr::DmaAccess;
+
+use super::failure::Violation;
+use super::layout::{PE0_DDW, PE0_DEFAULT, PE1_DDW, PE1_DEFAULT};
+use super::oracle::tce_acceptable;
+use super::shadow::Shadow;
+use super::world::World;
+use crate::check::check_invariants;
+use crate::HcallKind;
+
+/// Hypercalls issued per kind (put, get, stuff, indirect), to compare with the counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Per [`HcallKind`], in the order put, get, stuff, indirect.
+    pub hcalls: [u64; 4],
+}
+
+impl Tally {
+    /// Counts one hypercall.
+    pub fn count(&mut self, kind: HcallKind) {
+        self.hcalls[Self::index(kind)] += 1;
+    }
+
+    fn index(kind: HcallKind) -> usize {
+        match kind {
+            HcallKind::PutTce => 0,
+            HcallKind::GetTce => 1,
+            HcallKind::StuffTce => 2,
+            HcallKind::PutTceIndirect => 3,
+        }
+    }
+}
+
+/// Runs every check. `tainted` skips the exact hardware comparisons after a step in which
+/// the host refused both an operation and its rollback (the accelerator's documented limit,
+/// `mapping/apply.rs`): stale entries may then remain until the window goes.
+pub fn check_world(
+    world: &World,
+    shadow: &Shadow,
+    tainted: bool,
+    tally: &Tally,
+) -> Result<(), Violation> {
+    shadow.compare(world)?;
+    guest_view_points_to_ram(shadow)?;
+    if !tainted {
+        check_invariants(&world.acc).map_err(Violation::Invariants)?;
+    }
+    for pe in 0..2 {
+        hardware_inside_registered_ram(world, pe)?;
+        if !tainted {
+            hardware_permissions(world, shadow, pe)?;
+        }
+    }
+    accounting(world)?;
+    counters(world, tally)
+}
+
+/// Valid entries point to aligned pages of guest RAM.
+pub fn guest_view_points_to_ram(shadow: &Shadow) -> Result<(), Violation> {
+    for (&liobn, window) in &shadow.windows {
+        for (&index, &tce) in &window.entries {
+            if !tce_acceptable(tce, &window.geometry) {
+                return Err(Violation::GuestView {
+                    liobn: papr_hcall::Liobn(liobn),
+                    detail: format!("entry {index} = {tce:#x} does not point to a RAM page"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn registered(container: &ModelContainer) -> Vec<RegionSnapshot> {
+    container
+        .registrations()
+        .into_iter()
+        .filter(|r| r.in_this_container)
+        .collect()
+}
+
+/// Every hardware page of PE `pe` lies in a region registered by its container.
+pub fn hardware_inside_registered_ram(world: &World, pe: usize) -> Result<(), Violation> {
+    let container = &world.containers[pe];
+    let regions = registered(container);
+    for extent in container.hw_extents() {
+        let end = extent.vaddr + (extent.pages << extent.page_shift);
+        // Walk the extent region by region (an extent may run across adjacent regions).
+        let mut cursor = extent.vaddr;
+        while cursor < end {
+            let Some(region) = regions
+                .iter()
+                .find(|r| cursor >= r.vaddr && cursor < r.vaddr + r.size)
+            else {
+                return Err(Violation::OutsideRam {
+                    pe,
+                    iova: extent.iova + (cursor - extent.vaddr),
+                    vaddr: cursor,
+                });
+            };
+            cursor = end.min(region.vaddr + region.size);
+        }
+    }
+    Ok(())
+}
+
+/// True when hardware permission `hw` is no wider than TCE permission bits `tce`.
+fn permitted(hw: DmaAccess, tce: u64, write_as_rw: bool) -> bool {
+    let Some(guest) = DmaAccess::from_tce_bits(tce) else {
+        return false;
+    };
+    hw == guest || (write_as_rw && guest == DmaAccess::Write && hw == DmaAccess::ReadWrite)
+}
+
+/// Every hardware page of PE `pe` allows no more than the guest TCE covering its bus address.
+pub fn hardware_permissions(world: &World, shadow: &Shadow, pe: usize) -> Result<(), Violation> {
+    let container = &world.containers[pe];
+    let write_as_rw = container.profile().write_only_as_read_write;
+    let liobns = [[PE0_DEFAULT, PE0_DDW], [PE1_DEFAULT, PE1_DDW]][pe];
+    let windows: Vec<_> = liobns.iter().filter_map(|&l| shadow.window(l)).collect();
+    for extent in container.hw_extents() {
+        let end = extent.iova + (extent.pages << extent.page_shift);
+        // One check per guest page: a guest page is never smaller than the host page.
+        let mut iova = extent.iova;
+        while iova < end {
+            let covering = windows.iter().find_map(|w| {
+                let g = &w.geometry;
+                let index = iova.checked_sub(g.bus_offset)? >> g.page_shift;
+                (index < g.entries).then(|| (w.get(index), g.ioba(index) + g.page_size()))
+            });
+            let (tce, next) = covering.unwrap_or((0, end));
+            if !permitted(extent.access, tce, write_as_rw) {
+                return Err(Violation::WiderPermission {
+                    pe,
+                    iova,
+                    hw: extent.access,
+                    tce,
+                });
+            }
+            iova = next;
+        }
+    }
+    Ok(())
+}
+
+/// Live hardware pages of `container` whose host address lies in `region`.
+fn live_pages_in(container: &ModelContainer, region: &RegionSnapshot) -> u64 {
+    container
+        .hw_extents()
+        .iter()
+        .map(|e| {
+            let page = 1u64 << e.page_shift;
+            let start = e.vaddr.max(region.vaddr);
+            let end = (e.vaddr + e.pages * page).min(region.vaddr + region.size);
+            end.saturating_sub(start) / page
+        })
+        .sum()
+}
+
+/// Registrations, `mapped` counts and locked_vm.
+pub fn accounting(world: &World) -> Result<(), Violation> {
+    let fail = |detail: String| Err(Violation::Accounting(detail));
+    let mut expected: Vec<(u64, u64)> = world
+        .acc
+        .ram()
+        .regions()
+        .iter()
+        .filter_map(|r| Some((r.host_addr?, r.len)))
+        .collect();
+    expected.sort_unstable();
+    let regions = world.containers[0].registrations();
+    let mut found: Vec<(u64, u64)> = regions.iter().map(|r| (r.vaddr, r.size)).collect();
+    found.sort_unstable();
+    if found != expected {
+        return fail(format!(
+            "registrations {found:x?}, expected the RAM regions {expected:x?}"
+        ));
+    }
+    for container in &world.containers {
+        if registered(container).len() != expected.len() {
+            return fail("a container does not reference every RAM region".to_string());
+        }
+    }
+    let host_page = world.containers[0].profile().host_page_size();
+    let mut locked = 0;
+    for region in &regions {
+        if region.used != 2 {
+            return fail(format!(
+                "region {:#x}: used {}, expected 2 (both containers)",
+                region.vaddr, region.used
+            ));
+        }
+        let live: u64 = world
+            .containers
+            .iter()
+            .map(|c| live_pages_in(c, region))
+            .sum();
+        if region.mapped != 1 + live {
+            return fail(format!(
+                "region {:#x}: mapped {}, expected 1 + {live} live entries",
+                region.vaddr, region.mapped
+            ));
+        }
+        locked += region.size / host_page;
+    }
+    for container in &world.containers {
+        locked += container
+            .windows()
+            .iter()
+            .map(|w| w.locked_pages)
+            .sum::<u64>();
+    }
+    let charged = world.process.locked_vm_pages();
+    if charged != locked {
+        return fail(format!(
+            "locked_vm {charged} pages, registrations and windows account for {locked}"
+        ));
+    }
+    Ok(())
+}
+
+/// The accelerator's counters against the models' and the hypercalls issued.
+pub fn counters(world: &World, tally: &Tally) -> Result<(), Violation> {
+    let snapshot = world.acc.counters();
+    let backend = snapshot.backend;
+    let models: Vec<_> = world.containers.iter().map(|c| c.counters()).collect();
+    let sum = |f: fn(&vfio_spapr::model::ModelCounters) -> u64| models.iter().map(f).sum::<u64>();
+    let pairs = [
+        ("map_dma", backend.map_dma, sum(|m| m.map_dma.calls())),
+        (
+            "map_dma_failed",
+            backend.map_dma_failed,
+            sum(|m| m.map_dma.failed),
+        ),
+        ("unmap_dma", backend.unmap_dma, sum(|m| m.unmap_dma.calls())),
+        (
+            "unmap_dma_failed",
+            backend.unmap_dma_failed,
+            sum(|m| m.unmap_dma.failed),
+        ),
+        (
+            "create_window",
+            backend.create_window,
+            sum(|m| m.create_window.calls()),
+        ),
+        (
+            "remove_window",
+            backend.remove_window,
+            sum(|m| m.remove_window.calls()),
+        ),
+        (
+            "register_memory",
+            backend.register_memory,
+            sum(|m| m.register_memory.calls()),
+        ),
+    ];
+    for (what, accelerator, model) in pairs {
+        if accelerator != model {
+            return Err(Violation::Counters(format!(
+                "{what}: accelerator counted {accelerator}, the containers saw {model}"
+            )));
+        }
+    }
+    let kinds = [
+        HcallKind::PutTce,
+        HcallKind::GetTce,
+        HcallKind::StuffTce,
+        HcallKind::PutTceIndirect,
+    ];
+    for (kind, issued) in kinds.into_iter().zip(tally.hcalls) {
+        let counted = snapshot.hcall(kind).total();
+        if counted != issued {
+            return Err(Violation::Counters(format!(
+                "{kind:?}: counted {counted}, issued {issued}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// After [`TceAccelerator::shutdown`](crate::TceAccelerator::shutdown): no window, no
+/// hardware entry, no registration, nothing charged.
+pub fn nothing_left(world: &World) -> Result<(), Violation> {
+    let fail = |detail: String| Err(Violation::Teardown(detail));
+    if !world.acc.windows().is_empty() {
+        return fail(format!("guest windows left: {:?}", world.acc.windows()));
+    }
+    for (pe, container) in world.containers.iter().enumerate() {
+        if !container.windows().is_empty() || container.mapped_pages() != 0 {
+            return fail(format!(
+                "PE {pe}: host windows {:?}, {} live entries",
+                container.windows(),
+                container.mapped_pages()
+            ));
+        }
+    }
+    let registrations = world.containers[0].registrations();
+    if !registrations.is_empty() {
+        return fail(format!("registrations left: {registrations:x?}"));
+    }
+    match world.process.locked_vm_pages() {
+        0 => Ok(()),
+        pages => fail(format!("{pages} pages still charged to locked_vm")),
+    }
+}
