@@ -36,6 +36,7 @@ mod decode;
 mod failure;
 pub mod layout;
 mod ops;
+mod ops_codec;
 pub mod oracle;
 mod rtas_rules;
 mod rtas_step;
@@ -49,9 +50,9 @@ mod world;
 pub use decode::run_decode;
 pub use failure::{Failure, Violation};
 pub use ops::{
-    decode_ops, encode_ops, FaultSpec, ListFill, Op, RtasKind, RtasOp, FAULT_ERRNOS, FAULT_OPS,
-    MAX_LIST_TCES, MAX_OPS,
+    FaultSpec, ListFill, Op, RtasKind, RtasOp, FAULT_ERRNOS, FAULT_OPS, MAX_LIST_TCES, MAX_OPS,
 };
+pub use ops_codec::{decode_ops, encode_ops};
 pub use run::{Mode, Runner};
 pub use select::{Codec, CountSel, GpaSel, IobaSel, LiobnSel, PeSel, ShiftSel, TceSel, SHIFTS};
 pub use source::{ByteSink, ByteSource};

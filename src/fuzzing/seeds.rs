@@ -7,7 +7,8 @@
 
 use vfio_spapr::IommuOp;
 
-use super::ops::{encode_ops, FaultSpec, ListFill, Op, RtasKind, RtasOp};
+use super::ops::{FaultSpec, ListFill, Op, RtasKind, RtasOp};
+use super::ops_codec::encode_ops;
 use super::select::{CountSel, GpaSel, IobaSel, LiobnSel, PeSel, ShiftSel, TceSel};
 use super::source::ByteSink;
 
