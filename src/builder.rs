@@ -105,7 +105,8 @@ impl<AS, C> AcceleratorBuilder<AS, C> {
         &self.config
     }
 
-    /// Builds the accelerator ([`TceAccelerator::new`]).
+    /// Builds the accelerator ([`TceAccelerator::new`], or [`TceAccelerator::with_kvm`] after
+    /// [`kvm`](Self::kvm)).
     pub fn build(self) -> Result<TceAccelerator<AS, C>, SetupError>
     where
         AS: GuestAddressSpace,

@@ -214,7 +214,8 @@ impl<C: SpaprTceIommu> Pe<C> {
     }
 
     /// Removes the window in `slot`; its host window (and so every hardware entry) goes too.
-    /// If the host refuses, the window is kept.
+    /// A KVM table is released first (kernel-host.md §5.5). If the host refuses, the window
+    /// is kept (with an in-process copy of its entries).
     pub(crate) fn remove_window(&self, env: WindowEnv<'_>, slot: usize) -> Result<(), WindowError> {
         let mut windows = self.lock();
         self.remove_locked(&mut windows, env, slot)
