@@ -352,3 +352,55 @@ pub(crate) fn release_kernel_table(window: &mut Window, kvm: Option<&KvmAccelera
         None => drop(table),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use papr_hcall::{Liobn, PageShift};
+
+    use super::*;
+    use crate::config::WindowConfig;
+
+    fn guest(bus_offset: u64, size: u64, shift: u32) -> WindowGeometry {
+        WindowGeometry::new(&WindowConfig {
+            liobn: Liobn(0x8000_0001),
+            bus_offset,
+            size,
+            page_shift: PageShift::new(shift).expect("page shift"),
+        })
+        .expect("geometry")
+    }
+
+    fn host(start: u64, size: u64, page_shift: u32) -> HostWindow {
+        HostWindow {
+            start,
+            size,
+            page_shift,
+            levels: 1,
+        }
+    }
+
+    #[test]
+    fn host_window_must_match_for_set_spapr_tce() {
+        let window = guest(1 << 59, 3 << 28, 16);
+        assert_eq!(
+            check_host_window(&window, Some(&host(1 << 59, 1 << 30, 12))),
+            Ok(())
+        );
+        assert_eq!(
+            check_host_window(&window, Some(&host(1 << 59, 1 << 30, 16))),
+            Ok(())
+        );
+        for (bad, why) in [
+            (None, "no host window"),
+            (Some(host(0, 1 << 30, 12)), "host window at 0x0"),
+            (Some(host(1 << 59, 1 << 30, 24)), "larger than guest page"),
+            (
+                Some(host(1 << 59, 1 << 29, 12)),
+                "smaller than guest window",
+            ),
+        ] {
+            let error = check_host_window(&window, bad.as_ref()).unwrap_err();
+            assert!(error.contains(why), "{error}");
+        }
+    }
+}
