@@ -9,6 +9,7 @@ use vm_memory::{Bytes, GuestAddress, GuestAddressSpace, GuestMemoryBackend};
 use super::Refusal;
 use crate::accelerator::TceAccelerator;
 use crate::mapping::EntryUpdate;
+use crate::ram::RamMap;
 
 /// The list is one 4 KiB page (kernel-host.md §2.5).
 const LIST_PAGE: u64 = 4096;
@@ -62,15 +63,23 @@ where
             memory
                 .read_slice(raw, GuestAddress(list))
                 .map_err(|_| Refusal::ListNotRam { list })?;
+            let mut old = [0u64; MAX_INDIRECT_TCES as usize];
+            let old = &mut old[..count as usize];
+            window.table.get_run(first, old);
+            let ram: &RamMap = &self.ram;
             let mut updates = Vec::with_capacity(count as usize);
-            for (position, (index, bytes)) in (first..).zip(raw.chunks_exact(8)).enumerate() {
+            for (position, ((index, bytes), &old)) in (first..)
+                .zip(raw.chunks_exact(8))
+                .zip(old.iter())
+                .enumerate()
+            {
                 let mut be = [0u8; 8];
                 be.copy_from_slice(bytes);
                 let tce = Tce(u64::from_be_bytes(be));
-                let target = self.check_tce(window, position as u64, tce)?;
+                let target = Self::check_tce(window, ram, position as u64, tce)?;
                 updates.push(EntryUpdate {
                     index,
-                    old: window.table.get(index),
+                    old,
                     new: tce.0,
                     target,
                 });

@@ -14,16 +14,18 @@ mod indirect;
 mod put;
 mod stuff;
 
-use papr_hcall::{HcallOutcome, HcallRequest, HcallStatus, Liobn, Tce, H_RTAS};
+use papr_hcall::{HcallOutcome, HcallRequest, HcallStatus, Liobn, Tce, H_RTAS, MAX_INDIRECT_TCES};
 use vfio_spapr::{IommuError, SpaprTceIommu};
 use vm_memory::{GuestAddressSpace, GuestMemoryBackend};
 
 use crate::accelerator::TceAccelerator;
 use crate::counters::HcallKind;
+use crate::kvm::accel::WindowTable;
 use crate::mapping::{
     check_tce, EntryStats, EntryUpdate, HardwareState, HostMapper, HostTarget, TceError,
 };
 use crate::pe::PeBackend;
+use crate::ram::RamMap;
 use crate::window::{IobaError, Window};
 
 /// Why a hypercall was not carried out.
@@ -145,17 +147,18 @@ where
         f(window, pe.backend.as_ref())
     }
 
-    /// Validates one TCE for `window` (see [`check_tce`]).
+    /// Validates one TCE for `window` against `ram` (see [`check_tce`]). Callers resolve the
+    /// published RAM map once per hypercall, not once per entry.
     fn check_tce(
-        &self,
         window: &Window,
+        ram: &RamMap,
         position: u64,
         tce: Tce,
     ) -> Result<Option<HostTarget>, Refusal> {
         check_tce(
             tce,
             window.geometry.page_shift,
-            &self.ram,
+            ram,
             window.host.map(|host| host.page_shift),
         )
         .map_err(|source| Refusal::BadTce {
@@ -200,10 +203,26 @@ where
         let stats = EntryStats::of(updates);
         self.counters
             .entries(stats.mapped, stats.unmapped, stats.skipped);
-        for update in updates {
-            window.table.set(update.index, update.new);
-        }
+        store_updates(&mut window.table, updates);
         Ok(())
+    }
+}
+
+/// Writes the new values of `updates` into the guest view, a run of consecutive entries at
+/// a time (one table walk per run instead of one per entry).
+fn store_updates(table: &mut WindowTable, updates: &[EntryUpdate]) {
+    let mut values = [0u64; MAX_INDIRECT_TCES as usize];
+    let mut rest = updates;
+    while let Some(first) = rest.first() {
+        let run = (0u64..)
+            .zip(rest.iter().take(values.len()))
+            .take_while(|(offset, update)| first.index.checked_add(*offset) == Some(update.index))
+            .count();
+        for (value, update) in values.iter_mut().zip(&rest[..run]) {
+            *value = update.new;
+        }
+        table.set_run(first.index, &values[..run]);
+        rest = &rest[run..];
     }
 }
 

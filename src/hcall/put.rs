@@ -32,7 +32,7 @@ where
     ) -> Result<HcallOutcome, Refusal> {
         self.with_window(liobn, |window, backend| {
             let index = window.geometry.first_index(ioba.0)?;
-            let target = self.check_tce(window, 0, tce)?;
+            let target = Self::check_tce(window, &self.ram, 0, tce)?;
             let update = EntryUpdate {
                 index,
                 old: window.table.get(index),

@@ -44,10 +44,14 @@ where
             if value.is_valid() {
                 return Err(Refusal::StuffWithPermission { value });
             }
+            let mut old = [0u64; MAX_STUFF_TCES as usize];
+            let old = &mut old[..count as usize];
+            window.table.get_run(first, old);
             let updates: Vec<EntryUpdate> = (first..first + count)
-                .map(|index| EntryUpdate {
+                .zip(old.iter())
+                .map(|(index, &old)| EntryUpdate {
                     index,
-                    old: window.table.get(index),
+                    old,
                     new: value.0,
                     target: None,
                 })

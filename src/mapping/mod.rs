@@ -84,15 +84,23 @@ pub(crate) fn check_tce(
     if !tce.is_address_aligned(page_shift) {
         return Err(TceError::Misaligned { address, page_size });
     }
-    if !ram.contains(address, page_size) {
-        return Err(TceError::NotRam { address, page_size });
-    }
+    let not_ram = TceError::NotRam { address, page_size };
     let Some(needed_shift) = host_page_shift else {
-        return Ok(None);
+        return if ram.contains(address, page_size) {
+            Ok(None)
+        } else {
+            Err(not_ram)
+        };
     };
-    let host = ram
-        .translate(address, page_size)
-        .map_err(TceError::NotRegistered)?;
+    // A page inside one region is RAM: one region lookup per TCE on the hot path; the
+    // RAM check only runs to tell the two failures apart, in the order above.
+    let host = ram.translate(address, page_size).map_err(|error| {
+        if ram.contains(address, page_size) {
+            TceError::NotRegistered(error)
+        } else {
+            not_ram
+        }
+    })?;
     let region_shift = ram.regions()[host.region].max_iommu_shift;
     if region_shift < needed_shift || host.host_addr & ((1u64 << needed_shift) - 1) != 0 {
         return Err(TceError::RegionPageTooSmall {

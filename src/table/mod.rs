@@ -32,6 +32,25 @@ pub trait TceStore: Send {
     /// Stores `value` verbatim at `index`.
     fn set(&mut self, index: u64, value: u64);
 
+    /// Reads `out.len()` consecutive entries starting at `first` (0 beyond the table).
+    /// Stores override it to find each leaf once per run instead of once per entry.
+    fn get_run(&self, first: u64, out: &mut [u64]) {
+        for (offset, value) in (0u64..).zip(out.iter_mut()) {
+            *value = first.checked_add(offset).map_or(0, |index| self.get(index));
+        }
+    }
+
+    /// Stores `values` verbatim into consecutive entries starting at `first` (writes beyond
+    /// the table are ignored). Stores override it like [`get_run`](Self::get_run).
+    fn set_run(&mut self, first: u64, values: &[u64]) {
+        for (offset, &value) in (0u64..).zip(values) {
+            match first.checked_add(offset) {
+                Some(index) => self.set(index, value),
+                None => break,
+            }
+        }
+    }
+
     /// Stores `value` into `count` consecutive entries starting at `first`.
     fn set_range(&mut self, first: u64, count: u64, value: u64) {
         let end = first.saturating_add(count).min(self.len());

@@ -103,17 +103,19 @@ impl Node {
     }
 }
 
-/// Writes `value` at `index` below `link` (a node at `height`), allocating on non-zero writes
-/// and freeing nodes that become empty.
-fn set_in(
+/// Writes `values` into consecutive entries from `first` below `link` (a node at `height`,
+/// 0 = leaf); all of them must lie in one leaf. Walks down once per run, not once per entry
+/// (`H_PUT_TCE_INDIRECT` and `H_STUFF_TCE` write up to 512 entries of one leaf). Allocates
+/// only for non-zero values and frees nodes that become empty.
+fn set_leaf_run(
     link: &mut Option<Box<Node>>,
     height: u32,
-    index: u64,
-    value: u64,
+    first: u64,
+    values: &[u64],
     counts: &mut NodeCounts,
 ) {
     if link.is_none() {
-        if value == 0 {
+        if values.iter().all(|&value| value == 0) {
             return;
         }
         *link = Some(Box::new(Node::new(height, counts)));
@@ -123,22 +125,25 @@ fn set_in(
     };
     let now_empty = match node.as_mut() {
         Node::Leaf { entries, nonzero } => {
-            let entry = &mut entries[slot(index, 0)];
-            match (*entry != 0, value != 0) {
-                (false, true) => *nonzero += 1,
-                (true, false) => *nonzero -= 1,
-                _ => {}
+            let start = slot(first, 0);
+            let end = (start + values.len()).min(FANOUT);
+            let mut count = *nonzero;
+            for (entry, &value) in entries[start..end].iter_mut().zip(values) {
+                // `count` includes this entry if it is non-zero: no underflow.
+                count -= usize::from(*entry != 0);
+                count += usize::from(value != 0);
+                *entry = value;
             }
-            *entry = value;
-            *nonzero == 0
+            *nonzero = count;
+            count == 0
         }
         Node::Interior {
             children,
             populated,
         } => {
-            let child = &mut children[slot(index, height)];
+            let child = &mut children[slot(first, height)];
             let had_child = child.is_some();
-            set_in(child, height.saturating_sub(1), index, value, counts);
+            set_leaf_run(child, height.saturating_sub(1), first, values, counts);
             match (had_child, child.is_some()) {
                 (false, true) => *populated += 1,
                 (true, false) => *populated -= 1,
@@ -154,6 +159,35 @@ fn set_in(
             None => {}
         }
     }
+}
+
+/// The leaf holding `index` below `node` (at `height`), if allocated.
+fn leaf_of(mut node: &Node, mut height: u32, index: u64) -> Option<&[u64]> {
+    loop {
+        match node {
+            Node::Leaf { entries, .. } => return Some(entries),
+            Node::Interior { children, .. } => {
+                node = children[slot(index, height)].as_deref()?;
+                height = height.saturating_sub(1);
+            }
+        }
+    }
+}
+
+/// Splits `count` entries from `first` into runs that each lie in one leaf, as
+/// `(first index, offset into the request, length)`.
+fn leaf_runs(first: u64, count: usize) -> impl Iterator<Item = (u64, usize, usize)> {
+    let mut offset = 0;
+    std::iter::from_fn(move || {
+        if offset >= count {
+            return None;
+        }
+        let index = first + offset as u64;
+        let len = (FANOUT - slot(index, 0)).min(count - offset);
+        let run = (index, offset, len);
+        offset += len;
+        Some(run)
+    })
 }
 
 /// The first non-zero entry at or after `from` below `node`, whose first index is `base`.
@@ -196,28 +230,50 @@ impl TceStore for SparseTceTable {
         if index >= self.len {
             return 0;
         }
-        let mut node = match &self.root {
-            Some(node) => node,
-            None => return 0,
-        };
-        let mut height = self.depth;
-        loop {
-            match node.as_ref() {
-                Node::Leaf { entries, .. } => return entries[slot(index, 0)],
-                Node::Interior { children, .. } => match &children[slot(index, height)] {
-                    Some(child) => {
-                        node = child;
-                        height = height.saturating_sub(1);
-                    }
-                    None => return 0,
-                },
+        self.root
+            .as_deref()
+            .and_then(|root| leaf_of(root, self.depth, index))
+            .map_or(0, |entries| entries[slot(index, 0)])
+    }
+
+    fn get_run(&self, first: u64, out: &mut [u64]) {
+        let in_table = usize::try_from(self.len.saturating_sub(first)).unwrap_or(usize::MAX);
+        let (inside, beyond) = out.split_at_mut(out.len().min(in_table));
+        beyond.fill(0);
+        for (index, offset, len) in leaf_runs(first, inside.len()) {
+            let out = &mut inside[offset..offset + len];
+            match self
+                .root
+                .as_deref()
+                .and_then(|root| leaf_of(root, self.depth, index))
+            {
+                Some(entries) => {
+                    let start = slot(index, 0);
+                    out.copy_from_slice(&entries[start..start + len]);
+                }
+                None => out.fill(0),
             }
         }
     }
 
     fn set(&mut self, index: u64, value: u64) {
         if index < self.len {
-            set_in(&mut self.root, self.depth, index, value, &mut self.counts);
+            set_leaf_run(
+                &mut self.root,
+                self.depth,
+                index,
+                &[value],
+                &mut self.counts,
+            );
+        }
+    }
+
+    fn set_run(&mut self, first: u64, values: &[u64]) {
+        let in_table = usize::try_from(self.len.saturating_sub(first)).unwrap_or(usize::MAX);
+        let values = &values[..values.len().min(in_table)];
+        for (index, offset, len) in leaf_runs(first, values.len()) {
+            let run = &values[offset..offset + len];
+            set_leaf_run(&mut self.root, self.depth, index, run, &mut self.counts);
         }
     }
 
@@ -322,6 +378,41 @@ mod tests {
         let entries: Vec<_> = nonzero_entries(&table).collect();
         assert_eq!(entries, vec![(5, 1), (1 << 63, 2), (u64::MAX - 1, 3)]);
         assert_eq!(table.next_nonzero(6), Some((1 << 63, 2)));
+    }
+
+    #[test]
+    fn runs_match_single_entries_across_leaves_and_the_end() {
+        let len = 3 * 512 + 100;
+        let mut by_run = SparseTceTable::new(len);
+        let mut by_entry = SparseTceTable::new(len);
+        let values: Vec<u64> = (0..700)
+            .map(|i| if i % 3 == 0 { 0 } else { i + 1 })
+            .collect();
+        for first in [0, 300, 1000, len - 50] {
+            by_run.set_run(first, &values);
+            for (offset, &value) in (0u64..).zip(&values) {
+                by_entry.set(first + offset, value);
+            }
+        }
+        assert_eq!(
+            nonzero_entries(&by_run).collect::<Vec<_>>(),
+            nonzero_entries(&by_entry).collect::<Vec<_>>()
+        );
+        assert_eq!(by_run.leaf_count(), by_entry.leaf_count());
+        let mut out = vec![7u64; 900];
+        by_run.get_run(len - 800, &mut out);
+        for (offset, &value) in (0u64..).zip(&out) {
+            assert_eq!(value, by_entry.get(len - 800 + offset), "offset {offset}");
+        }
+        // Clearing by runs frees every leaf again.
+        for first in (0..len).step_by(450) {
+            by_run.set_run(first, &[0; 450]);
+        }
+        assert_eq!(by_run.leaf_count(), 0);
+        assert_eq!(
+            by_run.memory_bytes(),
+            SparseTceTable::new(len).memory_bytes()
+        );
     }
 
     proptest! {

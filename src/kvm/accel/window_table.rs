@@ -68,6 +68,24 @@ impl WindowTable {
         }
     }
 
+    /// Reads `out.len()` consecutive entries from `first` (see [`TceStore::get_run`]).
+    #[inline]
+    pub(crate) fn get_run(&self, first: u64, out: &mut [u64]) {
+        match self {
+            Self::Sparse(table) => table.get_run(first, out),
+            Self::Kernel { table, .. } => TceStore::get_run(table, first, out),
+        }
+    }
+
+    /// Stores consecutive entries from `first` (see [`TceStore::set_run`]).
+    #[inline]
+    pub(crate) fn set_run(&mut self, first: u64, values: &[u64]) {
+        match self {
+            Self::Sparse(table) => table.set_run(first, values),
+            Self::Kernel { table, .. } => TceStore::set_run(table, first, values),
+        }
+    }
+
     /// Host memory the table takes.
     pub(crate) fn memory_bytes(&self) -> usize {
         self.store().memory_bytes()
@@ -135,6 +153,14 @@ impl TceStore for WindowTable {
 
     fn set(&mut self, index: u64, value: u64) {
         WindowTable::set(self, index, value);
+    }
+
+    fn get_run(&self, first: u64, out: &mut [u64]) {
+        WindowTable::get_run(self, first, out);
+    }
+
+    fn set_run(&mut self, first: u64, values: &[u64]) {
+        WindowTable::set_run(self, first, values);
     }
 
     fn next_nonzero(&self, from: u64) -> Option<(u64, u64)> {
