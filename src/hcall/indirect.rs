@@ -8,7 +8,7 @@ use vm_memory::{Bytes, GuestAddress, GuestAddressSpace, GuestMemoryBackend};
 
 use super::Refusal;
 use crate::accelerator::TceAccelerator;
-use crate::mapping::EntryUpdate;
+use crate::mapping::{EntryUpdate, TceChecker};
 use crate::ram::RamMap;
 
 /// The list is one 4 KiB page (kernel-host.md §2.5).
@@ -67,6 +67,11 @@ where
             let old = &mut old[..count as usize];
             window.table.get_run(first, old);
             let ram: &RamMap = &self.ram;
+            let mut checker = TceChecker::new(
+                window.geometry.page_shift,
+                ram,
+                window.host.map(|host| host.page_shift),
+            );
             let mut updates = Vec::with_capacity(count as usize);
             for (position, ((index, bytes), &old)) in (first..)
                 .zip(raw.chunks_exact(8))
@@ -76,13 +81,22 @@ where
                 let mut be = [0u8; 8];
                 be.copy_from_slice(bytes);
                 let tce = Tce(u64::from_be_bytes(be));
-                let target = Self::check_tce(window, ram, position as u64, tce)?;
                 updates.push(EntryUpdate {
                     index,
                     old,
                     new: tce.0,
-                    target,
+                    target: None,
                 });
+                let Some(update) = updates.last_mut() else {
+                    continue;
+                };
+                if let Err(source) = checker.check_into(tce, &mut update.target) {
+                    return Err(Refusal::BadTce {
+                        position: position as u64,
+                        tce,
+                        source,
+                    });
+                }
             }
             self.commit(window, backend, &updates)?;
             Ok(HcallOutcome::SUCCESS)

@@ -16,7 +16,7 @@ pub(crate) use plan::HardwareState;
 use papr_hcall::{PageShift, Tce};
 use vfio_spapr::DmaAccess;
 
-use crate::ram::{RamError, RamMap};
+use crate::ram::{RamError, RamMap, RamRegion};
 
 /// Where a valid TCE points in this process, for a window with a host IOMMU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -116,6 +116,104 @@ pub(crate) fn check_tce(
     }))
 }
 
+/// [`check_tce`] for the entries of one request: remembers the region the last valid TCE
+/// fell in, so that a list of TCEs into one region (every list a Linux guest builds) costs
+/// a bounds check per entry instead of a region search. Gives exactly [`check_tce`]'s
+/// results: anything the remembered region does not settle goes to [`check_tce`].
+pub(crate) struct TceChecker<'a> {
+    page_shift: PageShift,
+    ram: &'a RamMap,
+    host_page_shift: Option<u32>,
+    /// The region the last valid TCE was in, and its index in `ram`.
+    last: Option<(usize, RamRegion)>,
+}
+
+impl<'a> TceChecker<'a> {
+    /// A checker for a window of guest pages of `page_shift` (see [`check_tce`]).
+    pub(crate) fn new(
+        page_shift: PageShift,
+        ram: &'a RamMap,
+        host_page_shift: Option<u32>,
+    ) -> Self {
+        Self {
+            page_shift,
+            ram,
+            host_page_shift,
+            last: None,
+        }
+    }
+
+    /// Validates one TCE like [`check_tce`].
+    #[cfg(test)]
+    pub(crate) fn check(&mut self, tce: Tce) -> Result<Option<HostTarget>, TceError> {
+        let mut target = None;
+        self.check_into(tce, &mut target).map(|()| target)
+    }
+
+    /// Validates one TCE like [`check_tce`] and stores its target in `target` (left alone on
+    /// error). Writing in place, rather than returning the target, keeps the per-entry loop
+    /// of `H_PUT_TCE_INDIRECT` from copying it through the stack (a store-forwarding stall
+    /// that cost a third of its time).
+    #[inline]
+    pub(crate) fn check_into(
+        &mut self,
+        tce: Tce,
+        target: &mut Option<HostTarget>,
+    ) -> Result<(), TceError> {
+        // As in check_tce: no permission, no target (a list of clears costs nothing more).
+        if DmaAccess::from_tce_bits(tce.0).is_none() {
+            *target = None;
+            return Ok(());
+        }
+        if let Some(found) = self.check_in_last_region(tce) {
+            *target = found;
+            return Ok(());
+        }
+        *target = self.check_and_remember(tce)?;
+        Ok(())
+    }
+
+    /// [`check_tce`], remembering the region of a valid TCE for the next ones.
+    #[cold]
+    #[inline(never)]
+    fn check_and_remember(&mut self, tce: Tce) -> Result<Option<HostTarget>, TceError> {
+        let result = check_tce(tce, self.page_shift, self.ram, self.host_page_shift);
+        if result.is_ok() {
+            self.last = self
+                .ram
+                .translate(tce.address(), self.page_shift.size())
+                .ok()
+                .and_then(|host| Some((host.region, *self.ram.regions().get(host.region)?)));
+        }
+        result
+    }
+
+    /// The result for a TCE that is valid, aligned and inside the remembered region, and
+    /// (with a host IOMMU) serves the host page; `None` for everything else.
+    #[inline]
+    fn check_in_last_region(&self, tce: Tce) -> Option<Option<HostTarget>> {
+        let (index, region) = self.last.as_ref()?;
+        let access = DmaAccess::from_tce_bits(tce.0)?;
+        let address = tce.address();
+        if !tce.is_address_aligned(self.page_shift)
+            || !region.contains(address, self.page_shift.size())
+        {
+            return None;
+        }
+        let Some(needed_shift) = self.host_page_shift else {
+            return Some(None);
+        };
+        let vaddr = region.host_addr? + (address - region.guest_addr);
+        let served =
+            region.max_iommu_shift >= needed_shift && vaddr & ((1u64 << needed_shift) - 1) == 0;
+        served.then_some(Some(HostTarget {
+            vaddr,
+            region: *index,
+            access,
+        }))
+    }
+}
+
 /// What a set of updates does to the guest view, for the counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct EntryStats {
@@ -213,6 +311,39 @@ mod tests {
                 needed_shift: 16
             })
         ));
+    }
+
+    #[test]
+    fn checker_agrees_with_check_tce_whatever_it_remembers() {
+        let ram = ram();
+        let tces: Vec<u64> = [
+            0x1_0003,
+            0x2_0001,
+            0x1_1003,
+            (1 << 26) - 0x1_0000 + 3,
+            (1 << 26) | 1,
+            (1 << 26) + 0x2_0002,
+            (1 << 27) | 2,
+            0,
+            0x3_0000,
+            0x4_0002,
+            (1 << 26) - 0x1000 + 3,
+            u64::MAX,
+        ]
+        .into();
+        for shift in [12, 16, 24] {
+            let page_shift = PageShift::new(shift).unwrap();
+            for host in [None, Some(12), Some(16)] {
+                let mut checker = TceChecker::new(page_shift, &ram, host);
+                for &tce in tces.iter().chain(tces.iter().rev()) {
+                    assert_eq!(
+                        checker.check(Tce(tce)),
+                        check_tce(Tce(tce), page_shift, &ram, host),
+                        "tce {tce:#x}, page shift {shift}, host {host:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
