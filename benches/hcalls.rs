@@ -19,14 +19,14 @@ fn slow_path(c: &mut Criterion) {
         for op in Op::ALL {
             group.throughput(Throughput::Elements(op.tces_per_call()));
             group.bench_function(BenchmarkId::new(op.name(), backend.name()), |b| {
-                b.iter_custom(|iters| op.run(&path, iters))
+                b.iter_custom(|iters| op.run(&path, iters).wall)
             });
         }
     }
     let mut baseline = MemcpyBaseline::default();
     group.throughput(Throughput::Elements(BATCH));
     group.bench_function("memcpy_list_and_table_512", |b| {
-        b.iter_custom(|iters| baseline.run(iters))
+        b.iter_custom(|iters| baseline.run(iters).wall)
     });
     group.finish();
 }

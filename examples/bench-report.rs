@@ -21,7 +21,7 @@ use support::boot::{self, BootResult, BootSpec};
 use support::rig::Backend;
 use support::slowpath::{MemcpyBaseline, Op, SlowPath};
 use support::threads::{Concurrency, Placement};
-use support::{fixtures, median, memory};
+use support::{fixtures, median, memory, Timing};
 
 /// Wall time each slow-path figure is measured for, per repetition.
 const SLOW_PATH_TARGET: Duration = Duration::from_millis(60);
@@ -55,7 +55,7 @@ impl Figure {
     }
 }
 
-/// Iterations that take about `target`, from a short trial run of `run`.
+/// Iterations that take about `target` of wall time, from short trial runs of `run`.
 fn calibrate(target: Duration, mut run: impl FnMut(u64) -> Duration) -> u64 {
     let mut iters = 16;
     loop {
@@ -68,13 +68,18 @@ fn calibrate(target: Duration, mut run: impl FnMut(u64) -> Duration) -> u64 {
     }
 }
 
-/// ns per TCE of `run`, measured `repeat` times.
-fn per_tce(repeat: usize, tces_per_iter: u64, mut run: impl FnMut(u64) -> Duration) -> Figure {
-    let iters = calibrate(SLOW_PATH_TARGET, &mut run);
-    Figure::new(
-        (0..repeat)
-            .map(|_| run(iters).as_nanos() as f64 / (iters * tces_per_iter) as f64)
-            .collect(),
+/// ns per TCE of `run` (CPU time, wall time), measured `repeat` times.
+fn per_tce(
+    repeat: usize,
+    tces_per_iter: u64,
+    mut run: impl FnMut(u64) -> Timing,
+) -> (Figure, Figure) {
+    let iters = calibrate(SLOW_PATH_TARGET, |iters| run(iters).wall);
+    let timings: Vec<Timing> = (0..repeat).map(|_| run(iters)).collect();
+    let per = |time: Duration| time.as_nanos() as f64 / (iters * tces_per_iter) as f64;
+    (
+        Figure::new(timings.iter().map(|t| per(t.cpu)).collect()),
+        Figure::new(timings.iter().map(|t| per(t.wall)).collect()),
     )
 }
 
@@ -90,43 +95,44 @@ struct Summary {
 fn slow_path(repeat: usize, summary: &mut Summary) {
     println!("\n## Slow path per TCE (PHB 0 default window, 4 KiB pages)\n");
     let mut baseline = MemcpyBaseline::default();
-    let memcpy = per_tce(repeat, 512, |iters| baseline.run(iters));
+    let (memcpy, memcpy_wall) = per_tce(repeat, 512, |iters| baseline.run(iters));
     println!(
-        "{:<24} {:<9} {:>28} {:>26} {:>10}",
-        "operation", "backend", "ns/call", "ns/TCE", "x memcpy"
+        "{:<32} {:<9} {:>14} {:>26} {:>12} {:>9}",
+        "operation", "backend", "ns/call (CPU)", "ns/TCE (CPU)", "ns/TCE wall", "x memcpy"
     );
     for backend in [Backend::Model, Backend::Emulated] {
         let path = SlowPath::new(backend);
         for op in Op::ALL {
             let tces = op.tces_per_call();
-            let figure = per_tce(repeat, tces, |iters| op.run(&path, iters));
-            let per_call = Figure::new(figure.values.iter().map(|v| v * tces as f64).collect());
-            let ratio = figure.median() / memcpy.median();
+            let (cpu, wall) = per_tce(repeat, tces, |iters| op.run(&path, iters));
+            let ratio = cpu.median() / memcpy.median();
             let ratio = if tces > 1 {
                 format!("{ratio:.1}")
             } else {
                 "-".into()
             };
             println!(
-                "{:<24} {:<9} {:>28} {:>26} {:>10}",
+                "{:<32} {:<9} {:>14.1} {:>26} {:>12.2} {:>9}",
                 op.name(),
                 backend.name(),
-                per_call.show(1),
-                figure.show(2),
+                cpu.median() * tces as f64,
+                cpu.show(2),
+                wall.median(),
                 ratio
             );
             if backend == Backend::Model && op == Op::Indirect {
-                summary.indirect_ns_per_tce = figure.median();
-                summary.memcpy_ratio = figure.median() / memcpy.median();
+                summary.indirect_ns_per_tce = cpu.median();
+                summary.memcpy_ratio = cpu.median() / memcpy.median();
             }
         }
     }
     println!(
-        "{:<24} {:<9} {:>28} {:>26} {:>10}",
+        "{:<32} {:<9} {:>14.1} {:>26} {:>12.3} {:>9}",
         "memcpy 4 KiB list + 4 KiB table",
         "-",
-        Figure::new(memcpy.values.iter().map(|v| v * 512.0).collect()).show(1),
+        memcpy.median() * 512.0,
         memcpy.show(3),
+        memcpy_wall.median(),
         "1.0"
     );
 }
@@ -190,6 +196,7 @@ fn boot_in_child(spec: &BootSpec, backend: Backend) -> (BootResult, u64) {
         tces_mapped: field("tces"),
         accel_time: Duration::from_nanos(field("accel_ns")),
         wall_time: Duration::from_nanos(field("wall_ns")),
+        cpu_time: Duration::from_nanos(field("cpu_ns")),
         setup_time: Duration::from_nanos(field("setup_ns")),
         table_bytes: field("table_bytes"),
         per_tce_calls: field("per_tce_calls"),
@@ -214,12 +221,13 @@ fn boot_child(name: &str, backend: &str) {
     let r = boot::run(spec, backend);
     let peak = memory::peak_rss().unwrap_or(0);
     println!(
-        "boot-child hcalls={} tces={} accel_ns={} wall_ns={} setup_ns={} table_bytes={} \
+        "boot-child hcalls={} tces={} accel_ns={} wall_ns={} cpu_ns={} setup_ns={} table_bytes={} \
          per_tce_calls={} map_dma={} unmap_dma={} peak_delta={}",
         r.hcalls,
         r.tces_mapped,
         r.accel_time.as_nanos(),
         r.wall_time.as_nanos(),
+        r.cpu_time.as_nanos(),
         r.setup_time.as_nanos(),
         r.table_bytes,
         r.per_tce_calls,
@@ -232,13 +240,14 @@ fn boot_child(name: &str, backend: &str) {
 fn boots(repeat: usize, summary: &mut Summary) {
     println!("\n## Synthetic boots (STUFF default window, query, create, INDIRECT(512) fill)\n");
     println!(
-        "{:<17} {:<9} {:>7} {:>9} {:>24} {:>8} {:>9} {:>9} {:>10} {:>11}",
+        "{:<17} {:<9} {:>7} {:>9} {:>24} {:>8} {:>10} {:>9} {:>7} {:>9} {:>11}",
         "boot",
         "backend",
         "hcalls",
         "TCEs",
-        "accelerator s",
+        "CPU s",
         "wall s",
+        "in hcalls",
         "table MiB",
         "B/TCE",
         "peak MiB",
@@ -253,39 +262,29 @@ fn boots(repeat: usize, summary: &mut Summary) {
     for (spec, backend) in runs {
         let results: Vec<_> = (0..repeat).map(|_| boot_in_child(&spec, backend)).collect();
         let (first, _) = &results[0];
-        let seconds = Figure::new(
-            results
-                .iter()
-                .map(|(r, _)| r.accel_time.as_secs_f64())
-                .collect(),
-        );
-        let wall = Figure::new(
-            results
-                .iter()
-                .map(|(r, _)| r.wall_time.as_secs_f64())
-                .collect(),
-        );
-        let peak = Figure::new(
-            results
-                .iter()
-                .map(|(_, peak)| *peak as f64 / 1048576.0)
-                .collect(),
-        );
+        let figure = |value: &dyn Fn(&BootResult, u64) -> f64| {
+            Figure::new(results.iter().map(|(r, peak)| value(r, *peak)).collect())
+        };
+        let cpu = figure(&|r, _| r.cpu_time.as_secs_f64());
+        let wall = figure(&|r, _| r.wall_time.as_secs_f64());
+        let in_hcalls = figure(&|r, _| r.accel_time.as_secs_f64());
+        let peak = figure(&|_, peak| peak as f64 / 1048576.0);
         println!(
-            "{:<17} {:<9} {:>7} {:>9} {:>24} {:>8.3} {:>9.1} {:>9.3} {:>10.1} {:>11}",
+            "{:<17} {:<9} {:>7} {:>9} {:>24} {:>8.3} {:>10.3} {:>9.1} {:>7.3} {:>9.1} {:>11}",
             spec.name,
             backend.name(),
             first.hcalls,
             first.tces_mapped,
-            seconds.show(3),
+            cpu.show(3),
             wall.median(),
+            in_hcalls.median(),
             first.table_bytes as f64 / 1048576.0,
             first.bytes_per_tce(),
             peak.median(),
             format!("{}/{}", first.backend.map_dma, first.backend.unmap_dma)
         );
         if spec == boot::BOOT_4T_64K && backend == Backend::Model {
-            summary.boot4t_s = seconds.median();
+            summary.boot4t_s = cpu.median();
             summary.bytes_per_tce = first.bytes_per_tce();
         }
     }

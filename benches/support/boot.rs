@@ -14,6 +14,7 @@ use papr_hcall::{H_PUT_TCE_INDIRECT, H_STUFF_TCE};
 use spapr_tce::{BackendCallCounts, CountersSnapshot};
 
 use super::rig::{default_liobn, Backend, Rig};
+use super::Stopwatch;
 
 /// TCEs per call.
 const BATCH: u64 = 512;
@@ -99,6 +100,8 @@ pub struct BootResult {
     pub accel_time: Duration,
     /// Wall time of the boot, with the harness writing the guest's lists.
     pub wall_time: Duration,
+    /// CPU time of the boot (the thread's), with the harness writing the guest's lists.
+    pub cpu_time: Duration,
     /// Building guest RAM and the accelerator (not part of the boot).
     pub setup_time: Duration,
     /// Guest-view table memory of the DDW (`WindowInfo::table_memory_bytes`).
@@ -134,7 +137,7 @@ pub fn run(spec: &BootSpec, backend: Backend) -> BootResult {
 
 /// Boots on `rig` (one PHB, nothing done yet).
 pub fn boot(rig: &Rig, spec: &BootSpec) -> BootResult {
-    let wall_start = Instant::now();
+    let watch = Stopwatch::start();
     let mut accel_time = Duration::ZERO;
     let mut hcalls = 0;
 
@@ -182,7 +185,7 @@ pub fn boot(rig: &Rig, spec: &BootSpec) -> BootResult {
         accel_time += start.elapsed();
     }
     hcalls += lists;
-    let wall_time = wall_start.elapsed();
+    let total = watch.stop();
 
     let window = rig.acc.window(papr_hcall::Liobn(liobn)).expect("DDW");
     let counters: CountersSnapshot = rig.acc.counters();
@@ -190,7 +193,8 @@ pub fn boot(rig: &Rig, spec: &BootSpec) -> BootResult {
         hcalls,
         tces_mapped: lists * BATCH,
         accel_time,
-        wall_time,
+        wall_time: total.wall,
+        cpu_time: total.cpu,
         setup_time: Duration::ZERO,
         table_bytes: window.table_memory_bytes as u64,
         backend: counters.backend,

@@ -10,11 +10,11 @@
 //! entries that an untimed `H_PUT_TCE_INDIRECT` mapped just before.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
 use papr_hcall::{Ioba, Liobn, H_GET_TCE, H_PUT_TCE, H_PUT_TCE_INDIRECT, H_STUFF_TCE};
 
 use super::rig::{default_liobn, Backend, Rig};
+use super::{Stopwatch, Timing};
 
 /// TCEs per `H_PUT_TCE_INDIRECT` / `H_STUFF_TCE` call.
 pub const BATCH: u64 = 512;
@@ -68,9 +68,9 @@ impl SlowPath {
     }
 
     /// `iters` H_PUT_TCE calls, alternately mapping and clearing one entry.
-    pub fn put_tce(&self, iters: u64) -> Duration {
+    pub fn put_tce(&self, iters: u64) -> Timing {
         let values = [DATA | RW, 0];
-        let start = Instant::now();
+        let watch = Stopwatch::start();
         for i in 0..iters {
             let tce = values[(i & 1) as usize];
             black_box(
@@ -78,31 +78,31 @@ impl SlowPath {
                     .hcall_ok(H_PUT_TCE, &[self.liobn, SINGLE_IOBA, tce]),
             );
         }
-        let elapsed = start.elapsed();
+        let elapsed = watch.stop();
         // Leave the entry clear, so that the next run starts from the same state.
         self.rig.hcall_ok(H_PUT_TCE, &[self.liobn, SINGLE_IOBA, 0]);
         elapsed
     }
 
     /// `iters` H_GET_TCE calls of a mapped entry.
-    pub fn get_tce(&self, iters: u64) -> Duration {
+    pub fn get_tce(&self, iters: u64) -> Timing {
         self.rig
             .hcall_ok(H_PUT_TCE, &[self.liobn, SINGLE_IOBA, DATA | RW]);
-        let start = Instant::now();
+        let watch = Stopwatch::start();
         for _ in 0..iters {
             let got = self.rig.hcall_ok(H_GET_TCE, &[self.liobn, SINGLE_IOBA]);
             black_box(got);
         }
-        let elapsed = start.elapsed();
+        let elapsed = watch.stop();
         self.rig.hcall_ok(H_PUT_TCE, &[self.liobn, SINGLE_IOBA, 0]);
         elapsed
     }
 
     /// `iters` H_PUT_TCE_INDIRECT calls of 512 TCEs, alternately mapping 512 pages and
     /// clearing them again (a list of zeros).
-    pub fn indirect(&self, iters: u64) -> Duration {
+    pub fn indirect(&self, iters: u64) -> Timing {
         let lists = [MAP_LIST, CLEAR_LIST];
-        let start = Instant::now();
+        let watch = Stopwatch::start();
         for i in 0..iters {
             let list = lists[(i & 1) as usize];
             black_box(
@@ -110,7 +110,7 @@ impl SlowPath {
                     .hcall_ok(H_PUT_TCE_INDIRECT, &[self.liobn, BATCH_IOBA, list, BATCH]),
             );
         }
-        let elapsed = start.elapsed();
+        let elapsed = watch.stop();
         self.rig.hcall_ok(
             H_PUT_TCE_INDIRECT,
             &[self.liobn, BATCH_IOBA, CLEAR_LIST, BATCH],
@@ -120,44 +120,49 @@ impl SlowPath {
 
     /// `iters` H_STUFF_TCE(0, 512) calls, each clearing 512 entries mapped (untimed) by an
     /// H_PUT_TCE_INDIRECT just before.
-    pub fn stuff_mapped(&self, iters: u64) -> Duration {
-        let mut total = Duration::ZERO;
+    pub fn stuff_mapped(&self, iters: u64) -> Timing {
+        let mut total = Timing::default();
+        let overhead = Stopwatch::overhead();
         for _ in 0..iters {
             self.map_batch();
-            let start = Instant::now();
+            let watch = Stopwatch::start();
             black_box(
                 self.rig
                     .hcall_ok(H_STUFF_TCE, &[self.liobn, BATCH_IOBA, 0, BATCH]),
             );
-            total += start.elapsed();
+            let took = watch.stop();
+            total += Timing {
+                wall: took.wall.saturating_sub(overhead.wall),
+                cpu: took.cpu.saturating_sub(overhead.cpu),
+            };
         }
         total
     }
 
     /// `iters` H_STUFF_TCE(0, 512) calls over entries that are already clear (what a booting
     /// guest does to its whole default window: nothing for the host to do).
-    pub fn stuff_empty(&self, iters: u64) -> Duration {
-        let start = Instant::now();
+    pub fn stuff_empty(&self, iters: u64) -> Timing {
+        let watch = Stopwatch::start();
         for _ in 0..iters {
             black_box(
                 self.rig
                     .hcall_ok(H_STUFF_TCE, &[self.liobn, BATCH_IOBA, 0, BATCH]),
             );
         }
-        start.elapsed()
+        watch.stop()
     }
 
     /// `iters` translations of a bus address in a mapped entry (an emulated device's DMA).
-    pub fn translate(&self, iters: u64) -> Duration {
+    pub fn translate(&self, iters: u64) -> Timing {
         self.map_batch();
         let ioba = Ioba(BATCH_IOBA + 7 * PAGE + 0x123);
         let liobn = Liobn(self.liobn);
-        let start = Instant::now();
+        let watch = Stopwatch::start();
         for _ in 0..iters {
             let translation = self.rig.acc.translate(black_box(liobn), black_box(ioba));
             black_box(translation.expect("mapped"));
         }
-        let elapsed = start.elapsed();
+        let elapsed = watch.stop();
         self.rig
             .hcall_ok(H_STUFF_TCE, &[self.liobn, BATCH_IOBA, 0, BATCH]);
         elapsed
@@ -184,14 +189,14 @@ impl Default for MemcpyBaseline {
 
 impl MemcpyBaseline {
     /// `iters` list copies plus table writes.
-    pub fn run(&mut self, iters: u64) -> Duration {
-        let start = Instant::now();
+    pub fn run(&mut self, iters: u64) -> Timing {
+        let watch = Stopwatch::start();
         for _ in 0..iters {
             self.private.copy_from_slice(black_box(&self.list));
             self.table.copy_from_slice(black_box(&self.private));
             black_box(&mut self.table);
         }
-        start.elapsed()
+        watch.stop()
     }
 }
 
@@ -244,7 +249,7 @@ impl Op {
     }
 
     /// Runs `iters` calls on `path`.
-    pub fn run(self, path: &SlowPath, iters: u64) -> Duration {
+    pub fn run(self, path: &SlowPath, iters: u64) -> Timing {
         match self {
             Self::PutTce => path.put_tce(iters),
             Self::GetTce => path.get_tce(iters),
