@@ -78,3 +78,33 @@ fn runner_detects_wrong_answers_and_unexpected_changes() {
     let error = hostile::run_case(&changed).expect_err("a mapping changed the state");
     assert!(error.contains("state changed"), "{error}");
 }
+
+/// Known discrepancy (reported, not bent): when `UNREGISTER_MEMORY` fails during a hot-remove,
+/// the region has already left the RAM map, so the registration and its locked_vm charge are
+/// never given back: retrying answers NotFound and `shutdown` does not see it. The rule: every
+/// charge is returned on the corresponding teardown (kernel-host.md §7 items 36, 51); a real
+/// kernel answers EBUSY here while KVM still maps the region (item 36).
+#[test]
+#[ignore = "known discrepancy of remove_memory_region, reported; run with --ignored"]
+fn hot_remove_with_failed_unregister_gives_everything_back() {
+    use spapr_tce::fuzzing::layout::HOTPLUG;
+    use spapr_tce::lifecycle::RemovePolicy;
+    use vfio_spapr::IommuOp;
+    let world = hostile::populated();
+    world
+        .acc
+        .add_memory_region(&*world.hotplug)
+        .expect("hot-add");
+    world.containers[1].inject_fault(IommuOp::UnregisterMemory, 1, libc::EBUSY);
+    assert!(world
+        .acc
+        .remove_memory_region(HOTPLUG.0, RemovePolicy::Refuse)
+        .is_err());
+    // Whatever the accelerator answered, it must still be able to give the region back.
+    let _ = world
+        .acc
+        .remove_memory_region(HOTPLUG.0, RemovePolicy::Refuse);
+    world.acc.shutdown().expect("shutdown");
+    assert_eq!(world.containers[0].registrations(), vec![]);
+    assert_eq!(world.process.locked_vm_pages(), 0);
+}

@@ -13,6 +13,8 @@
 //! * locked_vm equals the registrations plus the windows' table charges (item 51);
 //! * the accelerator's backend and hypercall counters match the model's and the calls made.
 
+use std::collections::BTreeSet;
+
 use vfio_spapr::model::{ModelContainer, RegionSnapshot};
 use vfio_spapr::DmaAccess;
 
@@ -54,10 +56,11 @@ pub fn check_world(
     world: &World,
     shadow: &Shadow,
     tainted: bool,
+    leaked: &BTreeSet<(u64, u64)>,
     tally: &Tally,
 ) -> Result<(), Violation> {
     shadow.compare(world)?;
-    guest_view_points_to_ram(shadow)?;
+    guest_view_points_to_ram(shadow, &world.ram_regions())?;
     if !tainted {
         check_invariants(&world.acc).map_err(Violation::Invariants)?;
     }
@@ -67,15 +70,15 @@ pub fn check_world(
             hardware_permissions(world, shadow, pe)?;
         }
     }
-    accounting(world)?;
+    accounting_with_leaks(world, leaked)?;
     counters(world, tally)
 }
 
-/// Valid entries point to aligned pages of guest RAM.
-pub fn guest_view_points_to_ram(shadow: &Shadow) -> Result<(), Violation> {
+/// Valid entries point to aligned pages of guest RAM (`ram`: the regions now).
+pub fn guest_view_points_to_ram(shadow: &Shadow, ram: &[(u64, u64)]) -> Result<(), Violation> {
     for (&liobn, window) in &shadow.windows {
         for (&index, &tce) in &window.entries {
-            if !tce_acceptable(tce, &window.geometry) {
+            if !tce_acceptable(tce, &window.geometry, ram) {
                 return Err(Violation::GuestView {
                     liobn: papr_hcall::Liobn(liobn),
                     detail: format!("entry {index} = {tce:#x} does not point to a RAM page"),
@@ -174,45 +177,59 @@ fn live_pages_in(container: &ModelContainer, region: &RegionSnapshot) -> u64 {
 
 /// Registrations, `mapped` counts and locked_vm.
 pub fn accounting(world: &World) -> Result<(), Violation> {
+    accounting_with_leaks(world, &BTreeSet::new())
+}
+
+/// [`accounting`], where `leaked` (host address, length) are registrations the accelerator
+/// knowingly lost track of (a failed `UNREGISTER_MEMORY` during hot-remove, see
+/// [`Runner`](super::Runner)): they may remain, without any live entry.
+pub fn accounting_with_leaks(
+    world: &World,
+    leaked: &BTreeSet<(u64, u64)>,
+) -> Result<(), Violation> {
     let fail = |detail: String| Err(Violation::Accounting(detail));
-    let mut expected: Vec<(u64, u64)> = world
+    let ram: BTreeSet<(u64, u64)> = world
         .acc
         .ram()
         .regions()
         .iter()
         .filter_map(|r| Some((r.host_addr?, r.len)))
         .collect();
-    expected.sort_unstable();
+    let expected: BTreeSet<(u64, u64)> = ram.union(leaked).copied().collect();
     let regions = world.containers[0].registrations();
-    let mut found: Vec<(u64, u64)> = regions.iter().map(|r| (r.vaddr, r.size)).collect();
-    found.sort_unstable();
+    let found: BTreeSet<(u64, u64)> = regions.iter().map(|r| (r.vaddr, r.size)).collect();
     if found != expected {
         return fail(format!(
-            "registrations {found:x?}, expected the RAM regions {expected:x?}"
+            "registrations {found:x?}, expected the RAM regions {ram:x?} (leaked {leaked:x?})"
         ));
     }
     for container in &world.containers {
-        if registered(container).len() != expected.len() {
+        let referenced: BTreeSet<(u64, u64)> = registered(container)
+            .iter()
+            .map(|r| (r.vaddr, r.size))
+            .collect();
+        if !ram.is_subset(&referenced) {
             return fail("a container does not reference every RAM region".to_string());
         }
     }
     let host_page = world.containers[0].profile().host_page_size();
     let mut locked = 0;
     for region in &regions {
-        if region.used != 2 {
-            return fail(format!(
-                "region {:#x}: used {}, expected 2 (both containers)",
-                region.vaddr, region.used
-            ));
-        }
         let live: u64 = world
             .containers
             .iter()
             .map(|c| live_pages_in(c, region))
             .sum();
-        if region.mapped != 1 + live {
+        let is_ram = ram.contains(&(region.vaddr, region.size));
+        if is_ram && region.used != 2 {
             return fail(format!(
-                "region {:#x}: mapped {}, expected 1 + {live} live entries",
+                "region {:#x}: used {}, expected 2 (both containers)",
+                region.vaddr, region.used
+            ));
+        }
+        if region.mapped != 1 + live || (!is_ram && live != 0) {
+            return fail(format!(
+                "region {:#x}: mapped {}, {live} live entries (RAM: {is_ram})",
                 region.vaddr, region.mapped
             ));
         }
@@ -294,8 +311,9 @@ pub fn counters(world: &World, tally: &Tally) -> Result<(), Violation> {
 }
 
 /// After [`TceAccelerator::shutdown`](crate::TceAccelerator::shutdown): no window, no
-/// hardware entry, no registration, nothing charged.
-pub fn nothing_left(world: &World) -> Result<(), Violation> {
+/// hardware entry, no registration but the `leaked` ones, nothing charged but those; and once
+/// the containers are released (closed), nothing at all.
+pub fn nothing_left(world: &World, leaked: &BTreeSet<(u64, u64)>) -> Result<(), Violation> {
     let fail = |detail: String| Err(Violation::Teardown(detail));
     if !world.acc.windows().is_empty() {
         return fail(format!("guest windows left: {:?}", world.acc.windows()));
@@ -309,12 +327,29 @@ pub fn nothing_left(world: &World) -> Result<(), Violation> {
             ));
         }
     }
-    let registrations = world.containers[0].registrations();
-    if !registrations.is_empty() {
-        return fail(format!("registrations left: {registrations:x?}"));
+    let registrations: BTreeSet<(u64, u64)> = world.containers[0]
+        .registrations()
+        .iter()
+        .map(|r| (r.vaddr, r.size))
+        .collect();
+    if &registrations != leaked {
+        return fail(format!(
+            "registrations left: {registrations:x?} (known leaked: {leaked:x?})"
+        ));
+    }
+    let host_page = world.containers[0].profile().host_page_size();
+    let leaked_pages: u64 = leaked.iter().map(|(_, len)| len / host_page).sum();
+    let charged = world.process.locked_vm_pages();
+    if charged != leaked_pages {
+        return fail(format!("{charged} pages still charged to locked_vm"));
+    }
+    for container in &world.containers {
+        container.release();
     }
     match world.process.locked_vm_pages() {
         0 => Ok(()),
-        pages => fail(format!("{pages} pages still charged to locked_vm")),
+        pages => fail(format!(
+            "{pages} pages charged after the containers were released"
+        )),
     }
 }

@@ -9,6 +9,7 @@
 //!   kernel-host.md §7 item 34), each with QEMU's 1 GiB default window of 4 KiB pages and a
 //!   DDW slot offering QEMU's page sizes (4K, 64K, 2M, 16M).
 //! * One VIO window (emulated, no container).
+//! * A 16 MiB region ([`HOTPLUG`]) that operations may hot-add; boot RAM may be hot-removed.
 
 use papr_hcall::Liobn;
 
@@ -20,8 +21,12 @@ pub const REGION_A: (u64, u64) = (0, 32 * MIB);
 pub const HOLE: (u64, u64) = (32 * MIB, 16 * MIB);
 /// Second guest RAM region, 16 MiB aligned (so 16 MiB TCE pages fit in it).
 pub const REGION_B: (u64, u64) = (48 * MIB, 32 * MIB);
-/// One past the last byte of guest RAM.
+/// One past the last byte of boot-time guest RAM.
 pub const RAM_END: u64 = REGION_B.0 + REGION_B.1;
+/// A region that is not guest RAM at boot and can be hot-added (and removed) by
+/// [`Op::Hotplug`](super::Op::Hotplug); it is not part of the guest memory the accelerator
+/// reads TCE lists and RTAS buffers from.
+pub const HOTPLUG: (u64, u64) = (96 * MIB, 16 * MIB);
 /// The RAM regions, in order.
 pub const REGIONS: [(u64, u64); 2] = [REGION_A, REGION_B];
 

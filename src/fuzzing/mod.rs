@@ -34,6 +34,7 @@
 pub mod checks;
 mod decode;
 mod failure;
+mod hotplug_step;
 pub mod layout;
 mod ops;
 mod ops_codec;

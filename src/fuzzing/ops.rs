@@ -188,4 +188,14 @@ pub enum Op {
     },
     /// Plans a host failure (ignored outside fault mode).
     Fault(FaultSpec),
+    /// Memory hotplug: adds or removes RAM region `region % 3` (0: region A, 1: region B,
+    /// 2: the [`HOTPLUG`](super::layout::HOTPLUG) region).
+    Hotplug {
+        /// Which region.
+        region: u8,
+        /// Add it (else remove it).
+        add: bool,
+        /// When removing: clear the entries that map it first (else refuse while mapped).
+        unmap_first: bool,
+    },
 }

@@ -217,7 +217,7 @@ impl Codec for FaultSpec {
 
 impl Codec for Op {
     fn decode(source: &mut ByteSource<'_>) -> Self {
-        match source.u8() % 16 {
+        match source.u8() % 17 {
             0..=2 => Self::Put {
                 liobn: LiobnSel::decode(source),
                 ioba: IobaSel::decode(source),
@@ -258,7 +258,16 @@ impl Codec for Op {
                 }
                 Self::RawHcall { nr, args }
             }
-            _ => Self::Fault(FaultSpec::decode(source)),
+            14 | 15 => Self::Fault(FaultSpec::decode(source)),
+            _ => {
+                let region = source.u8() % 3;
+                let flags = source.u8();
+                Self::Hotplug {
+                    region,
+                    add: flags & 1 == 1,
+                    unmap_first: flags & 2 == 2,
+                }
+            }
         }
     }
 
@@ -329,6 +338,15 @@ impl Codec for Op {
             Self::Fault(spec) => {
                 sink.u8(14);
                 spec.encode(sink);
+            }
+            Self::Hotplug {
+                region,
+                add,
+                unmap_first,
+            } => {
+                sink.u8(16);
+                sink.u8(region % 3);
+                sink.u8(u8::from(*add) | u8::from(*unmap_first) << 1);
             }
         }
     }
@@ -446,6 +464,16 @@ mod tests {
                 nth: 2,
                 errno: -77,
             }),
+            Op::Hotplug {
+                region: 2,
+                add: true,
+                unmap_first: false,
+            },
+            Op::Hotplug {
+                region: 0,
+                add: false,
+                unmap_first: true,
+            },
         ];
         assert_eq!(decode_ops(&encode_ops(&ops)), ops);
     }

@@ -16,30 +16,38 @@
 //!   (LoPAR "valid logical page"); count 0 → H_SUCCESS (item 10); any bad entry →
 //!   H_PARAMETER with no change (item 17).
 //! * A TCE with R or W must point to a page aligned to the window page (item 12) that lies in
-//!   guest RAM (LoPAR: logical address outside the partition → H_PARAMETER). A TCE without
-//!   R or W is always accepted (item 13). Every RAM region of the world is registered and
-//!   serves 4 KiB IOMMU pages, so the registration rules (item 21) add nothing here.
+//!   guest RAM as it is now, hotplug included (LoPAR: logical address outside the partition
+//!   → H_PARAMETER). A TCE without R or W is always accepted (item 13). Every RAM region of
+//!   the world is registered and serves 4 KiB IOMMU pages, so the registration rules
+//!   (item 21) add nothing here.
+//! * The TCE list must lie in the guest memory the hypervisor reads (boot RAM here).
 
 use papr_hcall::{HcallRequest, HcallStatus, Tce, MAX_INDIRECT_TCES, MAX_STUFF_TCES};
 
 use super::layout::REGIONS;
 use super::world::{Geometry, World};
 
-/// True when `[gpa, gpa + len)` lies inside one RAM region of the world.
-pub fn in_ram(gpa: u64, len: u64) -> bool {
-    REGIONS.iter().any(|&(start, size)| {
+/// True when `[gpa, gpa + len)` lies inside one of `regions` (start, length).
+pub fn in_regions(regions: &[(u64, u64)], gpa: u64, len: u64) -> bool {
+    regions.iter().any(|&(start, size)| {
         gpa >= start && gpa.checked_add(len).is_some_and(|end| end <= start + size)
     })
 }
 
-/// True when a TCE may be stored in a window of geometry `g`.
-pub fn tce_acceptable(tce: u64, g: &Geometry) -> bool {
+/// True when `[gpa, gpa + len)` lies inside one region of the guest memory the hypervisor
+/// reads (the boot RAM of the world).
+pub fn in_ram(gpa: u64, len: u64) -> bool {
+    in_regions(&REGIONS, gpa, len)
+}
+
+/// True when a TCE may be stored in a window of geometry `g` while the guest RAM is `ram`.
+pub fn tce_acceptable(tce: u64, g: &Geometry, ram: &[(u64, u64)]) -> bool {
     let tce = Tce(tce);
     if !tce.is_valid() {
         return true;
     }
     let page = g.page_size();
-    tce.address() & (page - 1) == 0 && in_ram(tce.address(), page)
+    tce.address() & (page - 1) == 0 && in_regions(ram, tce.address(), page)
 }
 
 /// The status the rules give `request` in `world` (for INDIRECT, reading the list from guest
@@ -50,12 +58,13 @@ pub fn expected_status(world: &World, request: &HcallRequest) -> HcallStatus {
     let Some(g) = world.geometry(request.liobn()) else {
         return P;
     };
+    let ram = world.ram_regions();
     let within =
         |first: u64, count: u64| first.checked_add(count).is_some_and(|end| end <= g.entries);
     match *request {
         HcallRequest::GetTce { ioba, .. } => g.index(ioba.0).map_or(P, |_| OK),
         HcallRequest::PutTce { ioba, tce, .. } => match g.index(ioba.0) {
-            Some(_) if tce_acceptable(tce.0, &g) => OK,
+            Some(_) if tce_acceptable(tce.0, &g, &ram) => OK,
             _ => P,
         },
         HcallRequest::StuffTce {
@@ -85,7 +94,7 @@ pub fn expected_status(world: &World, request: &HcallRequest) -> HcallStatus {
                 return P;
             }
             match world.read_list(list, count) {
-                Some(tces) if tces.iter().all(|&tce| tce_acceptable(tce, &g)) => OK,
+                Some(tces) if tces.iter().all(|&tce| tce_acceptable(tce, &g, &ram)) => OK,
                 _ => P,
             }
         }

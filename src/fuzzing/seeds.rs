@@ -339,6 +339,50 @@ fn faults() -> Vec<Op> {
     ops
 }
 
+fn hotplug(region: u8, add: bool, unmap_first: bool) -> Op {
+    Op::Hotplug {
+        region,
+        add,
+        unmap_first,
+    }
+}
+
+/// Hot-add a region, map into it, refuse and force its removal; remove boot RAM.
+fn memory_hotplug() -> Vec<Op> {
+    let into_hotplug = TceSel::Raw(super::layout::HOTPLUG.0 | 3);
+    let put_pe1 = Op::Put {
+        liobn: PE1,
+        ioba: IobaSel::Entry(3),
+        tce: page(0, 5, 3),
+    };
+    vec![
+        Op::Put {
+            liobn: PE0,
+            ioba: IobaSel::Entry(1),
+            tce: into_hotplug,
+        },
+        hotplug(2, true, false),
+        hotplug(2, true, false),
+        linear_list(0, PE0, into_hotplug, 16),
+        indirect(PE0, IobaSel::Entry(16), 0, CountSel::Small(16)),
+        Op::Put {
+            liobn: VIO,
+            ioba: IobaSel::Entry(2),
+            tce: into_hotplug,
+        },
+        hotplug(2, false, false),
+        hotplug(2, false, true),
+        hotplug(2, false, true),
+        put_pe1.clone(),
+        hotplug(0, false, false),
+        hotplug(0, false, true),
+        put_pe1.clone(),
+        hotplug(0, true, false),
+        put_pe1,
+        hotplug(2, true, false),
+    ]
+}
+
 fn decode_seed(steps: impl FnOnce(&mut ByteSink)) -> Vec<u8> {
     let mut sink = ByteSink::default();
     steps(&mut sink);
@@ -409,6 +453,19 @@ pub fn all() -> Vec<Seed> {
         seed("stateful", "ddw-lifecycle", encode_ops(&ddw_lifecycle())),
         seed("stateful", "hostile-hcalls", encode_ops(&hostile_hcalls())),
         seed("stateful", "hostile-rtas", encode_ops(&hostile_rtas())),
+        seed("stateful", "memory-hotplug", encode_ops(&memory_hotplug())),
+        seed(
+            "faults",
+            "hotplug-with-failures",
+            with_setup_byte(0, &{
+                let mut ops = memory_hotplug();
+                ops.insert(1, fault(0, IommuOp::RegisterMemory, 1, libc::ENOMEM));
+                ops.insert(3, fault(1, IommuOp::RegisterMemory, 1, libc::EFAULT));
+                ops.insert(9, fault(0, IommuOp::UnmapDma, 1, libc::EIO));
+                ops.insert(11, fault(1, IommuOp::UnregisterMemory, 1, libc::EBUSY));
+                ops
+            }),
+        ),
         seed("faults", "host-failures", with_setup_byte(0, &faults())),
         seed(
             "faults",

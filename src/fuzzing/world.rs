@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use papr_hcall::{HcallOutcome, HcallRequest, HcallStatus, Ioba, Liobn, PageShift, Tce};
 use vfio_spapr::model::{ModelContainer, ModelProcess, PlatformProfile, ProcessId};
-use vm_memory::{Be64, Bytes, GuestAddress, GuestMemoryMmap};
+use vm_memory::{Be64, Bytes, GuestAddress, GuestMemoryMmap, GuestRegionMmap};
 
 use super::failure::Violation;
 use super::layout::{
-    DEFAULT_WINDOW_SIZE, HOLE, KNOWN_LIOBNS, PE0_BUID, PE1_BUID, RAM_END, REGIONS, UNKNOWN_BUID,
-    VIO, VIO_WINDOW_SIZE,
+    DEFAULT_WINDOW_SIZE, HOLE, HOTPLUG, KNOWN_LIOBNS, PE0_BUID, PE1_BUID, RAM_END, REGIONS,
+    UNKNOWN_BUID, VIO, VIO_WINDOW_SIZE,
 };
 use super::select::{CountSel, GpaSel, IobaSel, LiobnSel, PeSel, TceSel};
 use crate::{AcceleratorConfig, LiobnScheme, PeConfig, TceAccelerator, WindowConfig, WindowInfo};
@@ -120,6 +120,8 @@ pub struct World {
     pub containers: [Container; 2],
     /// The accelerator.
     pub acc: Accelerator,
+    /// The memory behind [`HOTPLUG`], mapped but not guest RAM until hot-added.
+    pub hotplug: Arc<GuestRegionMmap>,
 }
 
 impl std::fmt::Debug for World {
@@ -139,6 +141,8 @@ pub struct Parts {
     pub process: ModelProcess,
     /// The two containers.
     pub containers: [Container; 2],
+    /// The memory behind [`HOTPLUG`].
+    pub hotplug: Arc<GuestRegionMmap>,
 }
 
 impl Parts {
@@ -150,10 +154,14 @@ impl Parts {
             Arc::new(ModelContainer::new_in(&process, profile.clone())),
             Arc::new(ModelContainer::new_in(&process, profile)),
         ];
+        let hotplug =
+            GuestRegionMmap::<()>::from_range(GuestAddress(HOTPLUG.0), HOTPLUG.1 as usize, None)
+                .map_err(|e| Violation::Setup(format!("hotplug region: {e}")))?;
         Ok(Self {
             mem: guest_memory()?,
             process,
             containers,
+            hotplug: Arc::new(hotplug),
         })
     }
 
@@ -165,6 +173,7 @@ impl Parts {
                 process: self.process,
                 containers: self.containers,
                 acc,
+                hotplug: self.hotplug,
             }),
             Err(error) => Err((self, error)),
         }
@@ -182,6 +191,16 @@ impl World {
     /// The BUID of PE `index` (0 or 1).
     pub fn buid(index: usize) -> u64 {
         [PE0_BUID, PE1_BUID][index % 2]
+    }
+
+    /// The guest RAM regions the accelerator maps TCEs into now, as (start, length).
+    pub fn ram_regions(&self) -> Vec<(u64, u64)> {
+        self.acc
+            .ram()
+            .regions()
+            .iter()
+            .map(|r| (r.guest_addr, r.len))
+            .collect()
     }
 
     /// The geometry of the active window `liobn`.
