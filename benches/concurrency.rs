@@ -20,7 +20,7 @@ fn concurrency(c: &mut Criterion) {
         // One iteration = one map + one clear of 512 TCEs on every thread.
         group.throughput(Throughput::Elements(placement.threads() * 2 * 512));
         group.bench_function(placement.name(), |b| {
-            b.iter_custom(|rounds| rig.run(placement, rounds).1)
+            b.iter_custom(|rounds| rig.run(placement, rounds).wall)
         });
     }
     group.finish();

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use papr_hcall::{H_PUT_TCE_INDIRECT, H_STUFF_TCE};
 
 use super::rig::{default_liobn, Backend, Rig};
+use super::thread_cpu_time;
 
 /// TCEs per call.
 const BATCH: u64 = 512;
@@ -70,6 +71,30 @@ impl Placement {
     }
 }
 
+/// What a concurrent run did.
+#[derive(Clone, Copy, Debug)]
+pub struct ThreadRun {
+    /// TCEs changed by all threads together.
+    pub tces: u64,
+    /// Wall time from the common start until the last thread finished.
+    pub wall: Duration,
+    /// CPU time of all threads together (time a thread waits for the PE lock or for a free
+    /// core is not in it; cache-line contention and lock hand-over are).
+    pub cpu: Duration,
+}
+
+impl ThreadRun {
+    /// Million TCEs per wall second.
+    pub fn throughput(&self) -> f64 {
+        self.tces as f64 / self.wall.as_secs_f64() / 1e6
+    }
+
+    /// Million TCEs per CPU second.
+    pub fn per_cpu_second(&self) -> f64 {
+        self.tces as f64 / self.cpu.as_secs_f64().max(1e-9) / 1e6
+    }
+}
+
 /// Two PHBs and a list page per thread.
 pub struct Concurrency {
     rig: Rig,
@@ -88,30 +113,40 @@ impl Concurrency {
         Self { rig }
     }
 
-    /// Runs `rounds` map/clear pairs on every thread of `placement`; returns the TCEs
-    /// changed by all threads together and the wall time from the common start until the
-    /// last thread finished.
-    pub fn run(&self, placement: Placement, rounds: u64) -> (u64, Duration) {
+    /// Runs `rounds` map/clear pairs on every thread of `placement`.
+    pub fn run(&self, placement: Placement, rounds: u64) -> ThreadRun {
         let threads = placement.threads();
         let barrier = Barrier::new(threads as usize + 1);
         let rig = &self.rig;
-        let start = std::thread::scope(|scope| {
-            for t in 0..threads {
-                let barrier = &barrier;
-                scope.spawn(move || {
-                    let (liobn, ioba) = placement.target(t);
-                    let list = LISTS + t * 4096;
-                    barrier.wait();
-                    for _ in 0..rounds {
-                        rig.hcall_ok(H_PUT_TCE_INDIRECT, &[liobn, ioba, list, BATCH]);
-                        rig.hcall_ok(H_STUFF_TCE, &[liobn, ioba, 0, BATCH]);
-                    }
-                });
-            }
+        let (start, cpu) = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    let barrier = &barrier;
+                    scope.spawn(move || {
+                        let (liobn, ioba) = placement.target(t);
+                        let list = LISTS + t * 4096;
+                        barrier.wait();
+                        let cpu_start = thread_cpu_time();
+                        for _ in 0..rounds {
+                            rig.hcall_ok(H_PUT_TCE_INDIRECT, &[liobn, ioba, list, BATCH]);
+                            rig.hcall_ok(H_STUFF_TCE, &[liobn, ioba, 0, BATCH]);
+                        }
+                        thread_cpu_time().saturating_sub(cpu_start)
+                    })
+                })
+                .collect();
             barrier.wait();
-            // Leaving the scope joins every thread; the clock runs until then.
-            Instant::now()
+            let start = Instant::now();
+            let cpu: Duration = workers
+                .into_iter()
+                .map(|worker| worker.join().expect("worker thread"))
+                .sum();
+            (start, cpu)
         });
-        (threads * rounds * 2 * BATCH, start.elapsed())
+        ThreadRun {
+            tces: threads * rounds * 2 * BATCH,
+            wall: start.elapsed(),
+            cpu,
+        }
     }
 }
