@@ -6,6 +6,7 @@
 //! lab-agent hazards GROUP        requests that oops or taint the guest kernel (observations)
 //! lab-agent dma GROUP            the accelerator on the real container, with live edu DMA
 //! lab-agent dma-probes GROUP     accelerator configurations the host cannot serve (observations)
+//! lab-agent kvm GROUP            a VMM under HV KVM: an L2 vCPU's TCE hcalls with the accelerator
 //! ```
 //!
 //! Every result is a `LAB <part> <name> PASS|FAIL <details>` line on stdout (see `report`);
@@ -15,6 +16,7 @@ mod arena;
 mod conformance;
 mod dma;
 mod edu;
+mod kvm;
 mod raw;
 mod report;
 mod sides;
@@ -24,7 +26,7 @@ use std::process::ExitCode;
 
 use report::Report;
 
-const USAGE: &str = "usage: lab-agent smoke|conformance|hazards|dma|dma-probes GROUP";
+const USAGE: &str = "usage: lab-agent smoke|conformance|hazards|dma|dma-probes|kvm GROUP";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         "hazards" => conformance_part("hazards", group),
         "dma" => dma::run(group),
         "dma-probes" => dma::probes::run(group),
+        "kvm" => kvm::run(group),
         _ => return usage(),
     };
     if report.finish() {

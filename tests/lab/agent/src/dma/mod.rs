@@ -14,7 +14,7 @@
 //! other slot-0 request becomes a platform DDW at 2^59. So the guest's default window is
 //! configured from `GET_INFO`: exactly the host's default window.
 
-mod counts;
+pub mod counts;
 mod ddw;
 mod default_window;
 pub mod guest;
@@ -126,7 +126,7 @@ pub fn exercise<C: SpaprTceIommu, E: DmaEngine>(
 }
 
 /// The PCI address of the (only) device in IOMMU group `group`.
-fn device_name(group: u32) -> Result<String, String> {
+pub fn device_name(group: u32) -> Result<String, String> {
     let dir = format!("/sys/kernel/iommu_groups/{group}/devices");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .map_err(|e| format!("{dir}: {e}"))?
