@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use papr_hcall::{H_PUT_TCE_INDIRECT, H_STUFF_TCE};
 use spapr_tce::{BackendCallCounts, CountersSnapshot};
 
+use super::memory::ThreadUsage;
 use super::rig::{default_liobn, Backend, Rig};
 use super::Stopwatch;
 
@@ -102,6 +103,8 @@ pub struct BootResult {
     pub wall_time: Duration,
     /// CPU time of the boot (the thread's), with the harness writing the guest's lists.
     pub cpu_time: Duration,
+    /// User/system CPU time and page faults of the boot (as `cpu_time`, from getrusage).
+    pub usage: ThreadUsage,
     /// Building guest RAM and the accelerator (not part of the boot).
     pub setup_time: Duration,
     /// Guest-view table memory of the DDW (`WindowInfo::table_memory_bytes`).
@@ -137,6 +140,7 @@ pub fn run(spec: &BootSpec, backend: Backend) -> BootResult {
 
 /// Boots on `rig` (one PHB, nothing done yet).
 pub fn boot(rig: &Rig, spec: &BootSpec) -> BootResult {
+    let usage = ThreadUsage::now();
     let watch = Stopwatch::start();
     let mut accel_time = Duration::ZERO;
     let mut hcalls = 0;
@@ -186,6 +190,7 @@ pub fn boot(rig: &Rig, spec: &BootSpec) -> BootResult {
     }
     hcalls += lists;
     let total = watch.stop();
+    let usage = ThreadUsage::now().since(&usage);
 
     let window = rig.acc.window(papr_hcall::Liobn(liobn)).expect("DDW");
     let counters: CountersSnapshot = rig.acc.counters();
@@ -195,6 +200,7 @@ pub fn boot(rig: &Rig, spec: &BootSpec) -> BootResult {
         accel_time,
         wall_time: total.wall,
         cpu_time: total.cpu,
+        usage,
         setup_time: Duration::ZERO,
         table_bytes: window.table_memory_bytes as u64,
         backend: counters.backend,
