@@ -5,7 +5,9 @@
 //!
 //! * adding a region that is already guest RAM fails and changes nothing; adding an absent
 //!   one makes it RAM (and registered with both containers, checked by the accounting check)
-//!   without touching any guest view;
+//!   without touching any guest view, unless a host window uses IOMMU pages larger than the
+//!   region can serve (a window created while no RAM was present picks its host page from the
+//!   guest page alone): then it fails and changes nothing;
 //! * removing a region that is not RAM fails and changes nothing;
 //! * removing with the refuse policy fails and changes nothing while any valid TCE of any
 //!   window maps a byte of the region, and otherwise removes it without touching any view;
@@ -95,8 +97,18 @@ impl Runner {
             .filter(|&r| r != region)
             .collect();
         let mapped = without_region(&before, region) != before;
+        // A host window with IOMMU pages larger than ordinary memory serves (possible only when
+        // it was created while no RAM was present) cannot map the new region: refused.
+        let host_page_shift = self.world.acc.host_page_shift();
+        let blocked = self
+            .world
+            .acc
+            .windows()
+            .iter()
+            .any(|w| w.host.is_some_and(|h| h.page_shift > host_page_shift));
         let (expect_ok, ram_expected, shadow_expected) = match (add, present) {
             (true, true) | (false, false) => (false, ram_before.clone(), before.clone()),
+            (true, false) if blocked => (false, ram_before.clone(), before.clone()),
             (true, false) => (true, ram_added, before.clone()),
             (false, true) if unmap_first => (true, ram_removed, without_region(&before, region)),
             (false, true) if mapped => (false, ram_before.clone(), before.clone()),
