@@ -11,16 +11,18 @@
 //! device's DMA into the L2's RAM.
 //!
 //! Two VMMs run one after the other, each torn down with `TceAccelerator::shutdown`:
-//! 1. [`kernel_path`]: the multi-TCE hcalls enabled in the kernel;
+//! 1. [`kernel_path`], [`punts`], [`ddw`]: the multi-TCE hcalls enabled in the kernel;
 //! 2. [`user_path`]: built with `in_kernel_multitce(false)`, so `H_PUT_TCE_INDIRECT` and
 //!    `H_STUFF_TCE` take the userspace path.
 
 mod asm;
 mod checks;
+mod ddw;
 mod kernel_path;
 mod logger;
 mod machine;
 mod program;
+mod punts;
 mod setup;
 mod sys;
 #[cfg(test)]
@@ -60,23 +62,26 @@ pub fn run(group: u32) -> Report {
         report.fail("watchdog", &format!("sigaction(SIGALRM): {e}"));
         return report;
     }
-    let kernel_steps: [(&str, Check); 9] = [
+    let kernel_steps: [(&str, Check); 12] = [
         ("put-tce", kernel_path::put_tce),
         ("indirect", kernel_path::indirect),
         ("stuff", kernel_path::stuff),
-        ("punt-outside-memslot", kernel_path::punt_outside_memslot),
-        ("punt-unknown-liobn", kernel_path::punt_unknown_liobn),
-        ("ddw-create", kernel_path::ddw_create),
-        ("ddw-indirect", kernel_path::ddw_indirect),
-        ("ddw-stuff", kernel_path::ddw_stuff),
-        ("ddw-remove", kernel_path::ddw_remove),
+        ("punt-outside-memslot", punts::outside_memslot),
+        ("punt-misaligned-tce", punts::misaligned_tce),
+        ("punt-indirect-bad-entry", punts::indirect_bad_entry),
+        ("punt-unknown-liobn", punts::unknown_liobn),
+        ("ddw-create", ddw::create),
+        ("ddw-indirect", ddw::indirect),
+        ("ddw-stuff", ddw::stuff),
+        ("ddw-remove", ddw::remove),
+        ("reset", ddw::reset),
     ];
     let kernel = Phase {
         prefix: "",
         multitce: true,
         steps: &kernel_steps,
-        // Outside the memslot, unknown LIOBN, DDW create, DDW remove, removed LIOBN.
-        expected_punts: 5,
+        // The four punts, DDW create, DDW remove, the removed LIOBN, reset.
+        expected_punts: 8,
     };
     run_phase(&mut report, group, &kernel);
     let user_steps: [(&str, Check); 2] = [

@@ -52,6 +52,8 @@ pub const LIST_DDW: u64 = 0x3000;
 pub const RTAS_CREATE: u64 = 0x4000;
 /// RTAS argument buffer of `ibm,remove-pe-dma-window`.
 pub const RTAS_REMOVE: u64 = 0x4100;
+/// RTAS argument buffer of `ibm,reset-pe-dma-window`.
+pub const RTAS_RESET: u64 = 0x4200;
 /// The first command.
 pub const MAILBOX: u64 = 0x8000;
 /// Bytes per command.
