@@ -64,6 +64,7 @@ impl Runner {
         let ram_before = world.ram_regions();
         let present = ram_before.contains(&region);
         let before = self.shadow.clone();
+        let failed_before = world.acc.counters().backend;
         let result = if add {
             let added = if region == HOTPLUG {
                 world.acc.add_memory_region(&*world.hotplug)
@@ -86,6 +87,15 @@ impl Runner {
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         };
+        let failed_after = world.acc.counters().backend;
+        let failed = (failed_after.map_dma_failed + failed_after.unmap_dma_failed)
+            - (failed_before.map_dma_failed + failed_before.unmap_dma_failed);
+        if failed >= 2 {
+            // The host refused an unmap and its rollback: the documented limit (see
+            // `Runner::tainted`).
+            self.tainted = true;
+        }
+        let world = &self.world;
         let ram_after = world.ram_regions();
         let after = Shadow::capture(world);
         let mut ram_added = ram_before.clone();
