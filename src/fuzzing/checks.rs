@@ -51,7 +51,8 @@ impl Tally {
 
 /// Runs every check. `tainted` skips the exact hardware comparisons after a step in which
 /// the host refused both an operation and its rollback (the accelerator's documented limit,
-/// `mapping/apply.rs`): stale entries may then remain until the window goes.
+/// `mapping/apply.rs`): stale entries may then remain until the window goes, and may outlive
+/// their own container's registration reference (never the process's pinning).
 pub fn check_world(
     world: &World,
     shadow: &Shadow,
@@ -65,12 +66,14 @@ pub fn check_world(
         check_invariants(&world.acc).map_err(Violation::Invariants)?;
     }
     for pe in 0..2 {
-        hardware_inside_registered_ram(world, pe)?;
-        if !tainted {
+        if tainted {
+            hardware_inside_process_registrations(world, pe)?;
+        } else {
+            hardware_inside_registered_ram(world, pe)?;
             hardware_permissions(world, shadow, pe)?;
         }
     }
-    accounting_with_leaks(world, leaked)?;
+    accounting_with_leaks(world, leaked, tainted)?;
     counters(world, tally)
 }
 
@@ -99,9 +102,18 @@ fn registered(container: &ModelContainer) -> Vec<RegionSnapshot> {
 
 /// Every hardware page of PE `pe` lies in a region registered by its container.
 pub fn hardware_inside_registered_ram(world: &World, pe: usize) -> Result<(), Violation> {
-    let container = &world.containers[pe];
-    let regions = registered(container);
-    for extent in container.hw_extents() {
+    hardware_inside(world, pe, &registered(&world.containers[pe]))
+}
+
+/// Every hardware page of PE `pe` lies in a region the process has registered (through any
+/// container): what still holds after the documented rollback limit, when a stale entry may
+/// outlive its container's reference but never the pinning.
+pub fn hardware_inside_process_registrations(world: &World, pe: usize) -> Result<(), Violation> {
+    hardware_inside(world, pe, &world.containers[pe].registrations())
+}
+
+fn hardware_inside(world: &World, pe: usize, regions: &[RegionSnapshot]) -> Result<(), Violation> {
+    for extent in world.containers[pe].hw_extents() {
         let end = extent.vaddr + (extent.pages << extent.page_shift);
         // Walk the extent region by region (an extent may run across adjacent regions).
         let mut cursor = extent.vaddr;
@@ -177,15 +189,17 @@ fn live_pages_in(container: &ModelContainer, region: &RegionSnapshot) -> u64 {
 
 /// Registrations, `mapped` counts and locked_vm.
 pub fn accounting(world: &World) -> Result<(), Violation> {
-    accounting_with_leaks(world, &BTreeSet::new())
+    accounting_with_leaks(world, &BTreeSet::new(), false)
 }
 
 /// [`accounting`], where `leaked` (host address, length) are registrations the accelerator
 /// knowingly lost track of (a failed `UNREGISTER_MEMORY` during hot-remove, see
-/// [`Runner`](super::Runner)): they may remain, without any live entry.
+/// [`Runner`](super::Runner)): they may remain, without any live entry unless `tainted`
+/// (stale entries of the rollback limit, [`check_world`]).
 pub fn accounting_with_leaks(
     world: &World,
     leaked: &BTreeSet<(u64, u64)>,
+    tainted: bool,
 ) -> Result<(), Violation> {
     let fail = |detail: String| Err(Violation::Accounting(detail));
     let ram: BTreeSet<(u64, u64)> = world
@@ -227,7 +241,7 @@ pub fn accounting_with_leaks(
                 region.vaddr, region.used
             ));
         }
-        if region.mapped != 1 + live || (!is_ram && live != 0) {
+        if region.mapped != 1 + live || (!is_ram && live != 0 && !tainted) {
             return fail(format!(
                 "region {:#x}: mapped {}, {live} live entries (RAM: {is_ram})",
                 region.vaddr, region.mapped
