@@ -199,10 +199,15 @@ fn placement(
 }
 
 /// The largest `W <= 63` such that `[start, start + 2^W)` neither leaves the 64-bit bus nor
-/// overlaps an active window; `None` when `start` is inside an active window.
+/// overlaps an active window; `None` when `start` is inside an active window or no window
+/// fits at all.
+///
+/// The window's end must stay below 2^64: a window's `bus_offset + size` must fit in 64 bits
+/// (`WindowGeometry::new`), so a window ending exactly at 2^64 could be advertised here but
+/// not created (it would fail as a host error, -1, instead of "too big", -3).
 fn bus_room_shift(start: u64, active: &[(u128, u128)]) -> Option<u32> {
     let start = u128::from(start);
-    let mut room = (1u128 << 64) - start;
+    let mut room = u128::from(u64::MAX) - start;
     for &(window_start, window_end) in active {
         if window_start <= start && start < window_end {
             return None;
@@ -211,8 +216,7 @@ fn bus_room_shift(start: u64, active: &[(u128, u128)]) -> Option<u32> {
             room = room.min(window_start - start);
         }
     }
-    let floor_log2 = 127 - room.leading_zeros();
-    Some(floor_log2.min(BUS_MAX_WINDOW_SHIFT))
+    Some(room.checked_ilog2()?.min(BUS_MAX_WINDOW_SHIFT))
 }
 
 /// The largest window shift the host can build with IOMMU pages of 2^`iommu_shift` bytes and
@@ -300,7 +304,10 @@ mod tests {
         let ddw = (1u128 << 59, (1u128 << 59) + (1 << 32));
         assert_eq!(bus_room_shift(0, &[ddw]), Some(59));
         assert_eq!(bus_room_shift(1 << 59, &[ddw]), None);
-        assert_eq!(bus_room_shift(u64::MAX - 4095, &[]), Some(12));
+        // [2^64 - 4 KiB, 2^64) would end at 2^64, which no window geometry can hold.
+        assert_eq!(bus_room_shift(u64::MAX - 4095, &[]), Some(11));
+        assert_eq!(bus_room_shift(1 << 63, &[]), Some(62));
+        assert_eq!(bus_room_shift(u64::MAX, &[]), None);
         let default = (0u128, 1u128 << 30);
         assert_eq!(bus_room_shift(1 << 59, &[default]), Some(63));
     }
