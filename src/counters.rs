@@ -6,7 +6,7 @@
 //!
 //! All counters are relaxed atomics: they are statistics, never used for synchronisation.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use papr_hcall::HcallStatus;
 
@@ -150,9 +150,16 @@ pub(crate) enum BackendCall {
     RegisterMemory,
 }
 
-/// The live counters of one accelerator.
+/// Number of counter shards: vCPU threads update different shards, so that hypercalls on
+/// different PEs do not bounce one cache line between cores (every hypercall updates several
+/// counters; shared, they cost the 2-PE concurrency benchmark about a tenth of its
+/// throughput, BENCHMARKS.md).
+const SHARDS: usize = 8;
+
+/// The hot counters, one copy per shard, each on cache lines of its own.
 #[derive(Default)]
-pub struct Counters {
+#[repr(align(128))]
+struct Shard {
     hcalls: [HcallCells; 4],
     tces_mapped: AtomicU64,
     tces_unmapped: AtomicU64,
@@ -166,6 +173,12 @@ pub struct Counters {
     register_memory: AtomicU64,
     rollback_calls: AtomicU64,
     entries_cleared_after_failure: AtomicU64,
+}
+
+/// The live counters of one accelerator.
+#[derive(Default)]
+pub struct Counters {
+    shards: [Shard; SHARDS],
     pub(crate) ddw: crate::rtas::DdwCounters,
 }
 
@@ -175,14 +188,32 @@ fn bump(cell: &AtomicU64, by: u64) {
     }
 }
 
-fn load(cell: &AtomicU64) -> u64 {
-    cell.load(Ordering::Relaxed)
+/// The shard of the calling thread: threads take shards round-robin on first use.
+fn shard_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    INDEX.with(|index| *index)
 }
 
 impl Counters {
+    /// The calling thread's shard.
+    fn mine(&self) -> &Shard {
+        &self.shards[shard_index()]
+    }
+
+    /// The sum of one counter over all shards.
+    fn sum(&self, cell: impl Fn(&Shard) -> &AtomicU64) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| cell(shard).load(Ordering::Relaxed))
+            .fold(0, u64::wrapping_add)
+    }
+
     /// Records the status one hypercall returned.
     pub(crate) fn hcall(&self, kind: HcallKind, status: HcallStatus) {
-        let cells = &self.hcalls[kind.index()];
+        let cells = &self.mine().hcalls[kind.index()];
         let cell = match status {
             HcallStatus::SUCCESS => &cells.success,
             HcallStatus::PARAMETER => &cells.parameter,
@@ -196,19 +227,21 @@ impl Counters {
 
     /// Records the guest-view effect of one committed update.
     pub(crate) fn entries(&self, mapped: u64, unmapped: u64, skipped: u64) {
-        bump(&self.tces_mapped, mapped);
-        bump(&self.tces_unmapped, unmapped);
-        bump(&self.noop_entries_skipped, skipped);
+        let shard = self.mine();
+        bump(&shard.tces_mapped, mapped);
+        bump(&shard.tces_unmapped, unmapped);
+        bump(&shard.noop_entries_skipped, skipped);
     }
 
     /// Records one host IOMMU call and whether it failed.
     pub(crate) fn backend(&self, call: BackendCall, failed: bool) {
+        let shard = self.mine();
         let (calls, failures) = match call {
-            BackendCall::MapDma => (&self.map_dma, Some(&self.map_dma_failed)),
-            BackendCall::UnmapDma => (&self.unmap_dma, Some(&self.unmap_dma_failed)),
-            BackendCall::CreateWindow => (&self.create_window, None),
-            BackendCall::RemoveWindow => (&self.remove_window, None),
-            BackendCall::RegisterMemory => (&self.register_memory, None),
+            BackendCall::MapDma => (&shard.map_dma, Some(&shard.map_dma_failed)),
+            BackendCall::UnmapDma => (&shard.unmap_dma, Some(&shard.unmap_dma_failed)),
+            BackendCall::CreateWindow => (&shard.create_window, None),
+            BackendCall::RemoveWindow => (&shard.remove_window, None),
+            BackendCall::RegisterMemory => (&shard.register_memory, None),
         };
         bump(calls, 1);
         if let (true, Some(failures)) = (failed, failures) {
@@ -218,21 +251,22 @@ impl Counters {
 
     /// Records host calls issued by a rollback, and entries that could not be restored.
     pub(crate) fn rollback(&self, calls: u64, cleared_entries: u64) {
-        bump(&self.rollback_calls, calls);
-        bump(&self.entries_cleared_after_failure, cleared_entries);
+        let shard = self.mine();
+        bump(&shard.rollback_calls, calls);
+        bump(&shard.entries_cleared_after_failure, cleared_entries);
     }
 
-    /// Copies every counter.
+    /// Copies every counter (summed over the shards).
     pub fn snapshot(&self) -> CountersSnapshot {
         let hcall = |kind: HcallKind| {
-            let cells = &self.hcalls[kind.index()];
+            let i = kind.index();
             HcallResultCounts {
-                success: load(&cells.success),
-                parameter: load(&cells.parameter),
-                p4: load(&cells.p4),
-                hardware: load(&cells.hardware),
-                not_enough_resources: load(&cells.not_enough_resources),
-                other: load(&cells.other),
+                success: self.sum(|s| &s.hcalls[i].success),
+                parameter: self.sum(|s| &s.hcalls[i].parameter),
+                p4: self.sum(|s| &s.hcalls[i].p4),
+                hardware: self.sum(|s| &s.hcalls[i].hardware),
+                not_enough_resources: self.sum(|s| &s.hcalls[i].not_enough_resources),
+                other: self.sum(|s| &s.hcalls[i].other),
             }
         };
         let [put_tce, get_tce, stuff_tce, put_tce_indirect] = HcallKind::ALL.map(hcall);
@@ -241,20 +275,20 @@ impl Counters {
             get_tce,
             stuff_tce,
             put_tce_indirect,
-            tces_mapped: load(&self.tces_mapped),
-            tces_unmapped: load(&self.tces_unmapped),
-            noop_entries_skipped: load(&self.noop_entries_skipped),
+            tces_mapped: self.sum(|s| &s.tces_mapped),
+            tces_unmapped: self.sum(|s| &s.tces_unmapped),
+            noop_entries_skipped: self.sum(|s| &s.noop_entries_skipped),
             backend: BackendCallCounts {
-                map_dma: load(&self.map_dma),
-                map_dma_failed: load(&self.map_dma_failed),
-                unmap_dma: load(&self.unmap_dma),
-                unmap_dma_failed: load(&self.unmap_dma_failed),
-                create_window: load(&self.create_window),
-                remove_window: load(&self.remove_window),
-                register_memory: load(&self.register_memory),
+                map_dma: self.sum(|s| &s.map_dma),
+                map_dma_failed: self.sum(|s| &s.map_dma_failed),
+                unmap_dma: self.sum(|s| &s.unmap_dma),
+                unmap_dma_failed: self.sum(|s| &s.unmap_dma_failed),
+                create_window: self.sum(|s| &s.create_window),
+                remove_window: self.sum(|s| &s.remove_window),
+                register_memory: self.sum(|s| &s.register_memory),
             },
-            rollback_calls: load(&self.rollback_calls),
-            entries_cleared_after_failure: load(&self.entries_cleared_after_failure),
+            rollback_calls: self.sum(|s| &s.rollback_calls),
+            entries_cleared_after_failure: self.sum(|s| &s.entries_cleared_after_failure),
             ddw: self.ddw.snapshot(),
         }
     }
@@ -285,6 +319,37 @@ mod tests {
         assert_eq!(snap.put_tce.parameter, 1);
         assert_eq!(snap.put_tce_indirect.not_enough_resources, 1);
         assert_eq!(snap.hcall(HcallKind::GetTce).other, 1);
+    }
+
+    #[test]
+    fn counts_from_many_threads_add_up() {
+        let counters = Counters::default();
+        std::thread::scope(|scope| {
+            for _ in 0..(2 * SHARDS) {
+                scope.spawn(|| {
+                    for _ in 0..100 {
+                        counters.hcall(HcallKind::PutTce, HcallStatus::SUCCESS);
+                        counters.entries(2, 1, 3);
+                        counters.backend(BackendCall::UnmapDma, true);
+                    }
+                });
+            }
+        });
+        let snap = counters.snapshot();
+        let calls = 2 * SHARDS as u64 * 100;
+        assert_eq!(snap.put_tce.success, calls);
+        assert_eq!(
+            (
+                snap.tces_mapped,
+                snap.tces_unmapped,
+                snap.noop_entries_skipped
+            ),
+            (2 * calls, calls, 3 * calls)
+        );
+        assert_eq!(
+            (snap.backend.unmap_dma, snap.backend.unmap_dma_failed),
+            (calls, calls)
+        );
     }
 
     #[test]
