@@ -118,7 +118,9 @@ impl Concurrency {
         let threads = placement.threads();
         let barrier = Barrier::new(threads as usize + 1);
         let rig = &self.rig;
-        let (start, cpu) = std::thread::scope(|scope| {
+        // Each worker times itself (after the common start): the spawning thread may not get
+        // a core back before the workers finish.
+        let spans: Vec<(Instant, Instant, Duration)> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|t| {
                     let barrier = &barrier;
@@ -126,26 +128,33 @@ impl Concurrency {
                         let (liobn, ioba) = placement.target(t);
                         let list = LISTS + t * 4096;
                         barrier.wait();
+                        let start = Instant::now();
                         let cpu_start = thread_cpu_time();
                         for _ in 0..rounds {
                             rig.hcall_ok(H_PUT_TCE_INDIRECT, &[liobn, ioba, list, BATCH]);
                             rig.hcall_ok(H_STUFF_TCE, &[liobn, ioba, 0, BATCH]);
                         }
-                        thread_cpu_time().saturating_sub(cpu_start)
+                        let cpu = thread_cpu_time().saturating_sub(cpu_start);
+                        (start, Instant::now(), cpu)
                     })
                 })
                 .collect();
             barrier.wait();
-            let start = Instant::now();
-            let cpu: Duration = workers
+            workers
                 .into_iter()
                 .map(|worker| worker.join().expect("worker thread"))
-                .sum();
-            (start, cpu)
+                .collect()
         });
+        let first_start = spans.iter().map(|span| span.0).min();
+        let last_end = spans.iter().map(|span| span.1).max();
+        let wall = match (first_start, last_end) {
+            (Some(start), Some(end)) => end.saturating_duration_since(start),
+            _ => Duration::ZERO,
+        };
+        let cpu = spans.iter().map(|span| span.2).sum();
         ThreadRun {
             tces: threads * rounds * 2 * BATCH,
-            wall: start.elapsed(),
+            wall,
             cpu,
         }
     }
