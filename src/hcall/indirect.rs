@@ -6,6 +6,7 @@ use papr_hcall::{HcallOutcome, Ioba, Liobn, Tce, MAX_INDIRECT_TCES};
 use vfio_spapr::SpaprTceIommu;
 use vm_memory::{Bytes, GuestAddress, GuestAddressSpace, GuestMemoryBackend};
 
+use super::linear::fast_path_enabled;
 use super::Refusal;
 use crate::accelerator::TceAccelerator;
 use crate::mapping::{EntryUpdate, TceChecker};
@@ -32,6 +33,9 @@ where
     /// 7. the big-endian list is copied **once** into a private buffer (the guest may change
     ///    it concurrently; LoPAR), and every entry is validated from that copy like an
     ///    `H_PUT_TCE` TCE, else H_PARAMETER with no change at all (item 17).
+    ///
+    /// Lists of consecutive pages with one permission, and uniform clears, are carried out
+    /// run-wise when the old entries allow it (`linear.rs`), with the same outcome.
     ///
     /// Entries without R or W are stored verbatim and unmap (item 19 recommendation: no
     /// permission-less hardware entries, no leaked references).
@@ -63,9 +67,19 @@ where
             memory
                 .read_slice(raw, GuestAddress(list))
                 .map_err(|_| Refusal::ListNotRam { list })?;
+            let mut tces = [0u64; MAX_INDIRECT_TCES as usize];
+            let tces = &mut tces[..count as usize];
+            for (tce, bytes) in tces.iter_mut().zip(raw.chunks_exact(8)) {
+                let mut be = [0u8; 8];
+                be.copy_from_slice(bytes);
+                *tce = u64::from_be_bytes(be);
+            }
             let mut old = [0u64; MAX_INDIRECT_TCES as usize];
             let old = &mut old[..count as usize];
             window.table.get_run(first, old);
+            if fast_path_enabled() && self.try_uniform_list(window, backend, first, tces, old)? {
+                return Ok(HcallOutcome::SUCCESS);
+            }
             let ram: &RamMap = &self.ram;
             let mut checker = TceChecker::new(
                 window.geometry.page_shift,
@@ -73,14 +87,10 @@ where
                 window.host.map(|host| host.page_shift),
             );
             let mut updates = Vec::with_capacity(count as usize);
-            for (position, ((index, bytes), &old)) in (first..)
-                .zip(raw.chunks_exact(8))
-                .zip(old.iter())
-                .enumerate()
+            for (position, ((index, &tce), &old)) in
+                (first..).zip(tces.iter()).zip(old.iter()).enumerate()
             {
-                let mut be = [0u8; 8];
-                be.copy_from_slice(bytes);
-                let tce = Tce(u64::from_be_bytes(be));
+                let tce = Tce(tce);
                 updates.push(EntryUpdate {
                     index,
                     old,

@@ -11,6 +11,7 @@
 
 mod get;
 mod indirect;
+mod linear;
 mod put;
 mod stuff;
 

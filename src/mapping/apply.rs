@@ -93,6 +93,38 @@ impl<C: SpaprTceIommu + ?Sized> HostMapper<'_, C> {
         })
     }
 
+    /// [`apply`](Self::apply) for `count` entries from `first` that all held invalid values
+    /// and now map consecutive pages from `target` (a linear `H_PUT_TCE_INDIRECT` list into
+    /// empty entries): one planned call, the same as `apply_from` plans for those updates in
+    /// either hardware state, with the same restore on failure (every entry back to unmapped).
+    pub(crate) fn map_run_into_invalid(
+        &self,
+        first: u64,
+        count: u64,
+        target: HostTarget,
+    ) -> Result<(), BackendFailure> {
+        let mut planner = Planner::new(self.geometry);
+        planner.map_run(first, count, target);
+        self.run(&planner.finish(), |_| Previous::Unmapped)
+    }
+
+    /// [`apply_from`](Self::apply_from) for entries from `first` that are all cleared and
+    /// held `old` (indexed from `first`), when a single `UNMAP_DMA` of all of them is what
+    /// `apply_from` plans: every `old` value valid, or the hardware state unknown. On failure
+    /// each entry is restored from `old`, as `apply_from` does.
+    pub(crate) fn unmap_run(&self, first: u64, old: &[u64]) -> Result<(), BackendFailure> {
+        let mut planner = Planner::new(self.geometry);
+        planner.unmap_run(first, old.len() as u64);
+        self.run(&planner.finish(), |index| {
+            let old = index
+                .checked_sub(first)
+                .and_then(|offset| old.get(usize::try_from(offset).ok()?))
+                .copied()
+                .unwrap_or(0);
+            self.previous(old)
+        })
+    }
+
     /// Maps every valid entry of `entries` (increasing index order) into hardware that holds
     /// nothing for them yet: restoring a window, or attaching a container to a live PE.
     ///

@@ -107,6 +107,31 @@ impl Planner {
         });
     }
 
+    /// Entries `first..first + count` must map consecutive host pages from `target`: the
+    /// same as `count` calls of [`map`](Self::map) with `target.vaddr` advancing by one
+    /// guest page each, in O(1).
+    pub(crate) fn map_run(&mut self, first: u64, count: u64, target: HostTarget) {
+        if count == 0 {
+            return;
+        }
+        self.map(first, target);
+        if let Some(Run::Map { count: open, .. }) = &mut self.open {
+            *open += count - 1;
+        }
+    }
+
+    /// Entries `first..first + count` must be unmapped: `count` calls of
+    /// [`unmap`](Self::unmap) in O(1).
+    pub(crate) fn unmap_run(&mut self, first: u64, count: u64) {
+        if count == 0 {
+            return;
+        }
+        self.unmap(first);
+        if let Some(Run::Unmap { count: open, .. }) = &mut self.open {
+            *open += count - 1;
+        }
+    }
+
     /// Entry `index` must be unmapped.
     pub(crate) fn unmap(&mut self, index: u64) {
         if let Some(Run::Unmap { first, count }) = &mut self.open {
@@ -379,6 +404,38 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn runs_match_entry_by_entry_requests() {
+        let g = geometry(PageShift::SZ_64K);
+        let page = 0x10000;
+        let base = HostTarget {
+            vaddr: 0x7f00_0000_0000,
+            region: 0,
+            access: DmaAccess::Read,
+        };
+        let mut by_entry = Planner::new(&g);
+        for i in 0..3 {
+            by_entry.map(
+                7 + i,
+                HostTarget {
+                    vaddr: base.vaddr + i * page,
+                    ..base
+                },
+            );
+        }
+        for i in 10..14 {
+            by_entry.unmap(i);
+        }
+        let mut by_run = Planner::new(&g);
+        by_run.map_run(7, 3, base);
+        by_run.map_run(10, 0, base);
+        by_run.unmap_run(10, 4);
+        by_run.unmap_run(14, 0);
+        let runs = by_run.finish();
+        assert_eq!(runs, by_entry.finish());
+        assert_eq!(runs.len(), 2);
     }
 
     #[test]
