@@ -79,13 +79,11 @@ fn runner_detects_wrong_answers_and_unexpected_changes() {
     assert!(error.contains("state changed"), "{error}");
 }
 
-/// Known discrepancy (reported, not bent): when `UNREGISTER_MEMORY` fails during a hot-remove,
-/// the region has already left the RAM map, so the registration and its locked_vm charge are
-/// never given back: retrying answers NotFound and `shutdown` does not see it. The rule: every
-/// charge is returned on the corresponding teardown (kernel-host.md §7 items 36, 51); a real
-/// kernel answers EBUSY here while KVM still maps the region (item 36).
+/// When `UNREGISTER_MEMORY` fails during a hot-remove (a real kernel answers EBUSY while KVM
+/// still maps the region, kernel-host.md §7 item 36), the removal is refused as a whole: the
+/// region stays in the RAM map and registered everywhere, so a retry or `shutdown` still gives
+/// back every registration and locked_vm charge (item 51). Found by the `faults` fuzz target.
 #[test]
-#[ignore = "known discrepancy of remove_memory_region, reported; run with --ignored"]
 fn hot_remove_with_failed_unregister_gives_everything_back() {
     use spapr_tce::fuzzing::layout::HOTPLUG;
     use spapr_tce::lifecycle::RemovePolicy;

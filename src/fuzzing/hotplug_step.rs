@@ -136,6 +136,12 @@ impl Runner {
         if self.mode == Mode::Faults && result.is_err() && expect_ok {
             let map_ok = ram_after == ram_before || ram_after == ram_expected;
             if map_ok && only_cleared(&before, &after) {
+                // A refused removal re-registers the region where it had already been
+                // unregistered; if the host refuses that too (a second failure in a row, like
+                // the rollback limit of `mapping/apply.rs`), a container lacks a RAM region.
+                if !add && !self.every_container_references_ram() {
+                    self.tainted = true;
+                }
                 self.note_leaks();
                 self.shadow = after;
                 return Ok(());
@@ -153,6 +159,27 @@ impl Runner {
 }
 
 impl Runner {
+    /// True when every container references every RAM region (with a host address).
+    fn every_container_references_ram(&self) -> bool {
+        let ram: BTreeSet<(u64, u64)> = self
+            .world
+            .acc
+            .ram()
+            .regions()
+            .iter()
+            .filter_map(|r| Some((r.host_addr?, r.len)))
+            .collect();
+        self.world.containers.iter().all(|container| {
+            let referenced: BTreeSet<(u64, u64)> = container
+                .registrations()
+                .iter()
+                .filter(|r| r.in_this_container)
+                .map(|r| (r.vaddr, r.size))
+                .collect();
+            ram.is_subset(&referenced)
+        })
+    }
+
     /// Records registrations that are no longer RAM: a hot-remove that failed in
     /// `UNREGISTER_MEMORY` after removing the region from the map. Reported limitation: the
     /// accelerator forgets them (a retry answers NotFound, shutdown does not see them), so

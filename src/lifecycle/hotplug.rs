@@ -183,8 +183,8 @@ where
         if has_containers && region.host_addr.is_none() {
             return Err(HotplugError::NoHostMapping { guest_addr });
         }
-        self.register_everywhere(&region)?;
-
+        // Check the page size live host windows need before touching the host, so that a
+        // refused addition never has to undo a registration (an undo the host could refuse).
         let windows = self.lock_all_pes();
         let too_small = self.pes.iter().zip(&windows).find_map(|(pe, windows)| {
             pe.backend.as_ref()?;
@@ -199,10 +199,9 @@ where
             })
         });
         if let Some(error) = too_small {
-            drop(windows);
-            self.unregister_everywhere(&region);
             return Err(error);
         }
+        self.register_everywhere(&region)?;
         let mut regions = self.ram.regions().to_vec();
         regions.push(region);
         self.ram.publish(guard, RamMap::new(regions));
@@ -245,30 +244,6 @@ where
         Ok(())
     }
 
-    /// Unregisters `region` from every container; returns the first failure.
-    fn unregister_everywhere(&self, region: &RamRegion) -> Option<HotplugError> {
-        let vaddr = region.host_addr?;
-        let mut first = None;
-        for pe in &self.pes {
-            let (Some(backend), Some(buid)) = (&pe.backend, pe.buid) else {
-                continue;
-            };
-            if let Err(source) = backend.iommu.unregister_memory(vaddr, region.len) {
-                log::warn!(
-                    "PE {buid:#x}: unregistering {vaddr:#x}+{:#x}: {source}",
-                    region.len
-                );
-                first.get_or_insert(HotplugError::Unregister {
-                    buid,
-                    vaddr,
-                    size: region.len,
-                    source,
-                });
-            }
-        }
-        first
-    }
-
     fn remove_locked(
         &self,
         guard: &MutexGuard<'_, ()>,
@@ -295,6 +270,12 @@ where
                 }
             }
         }
+        // Unregister while every PE lock is still held, so no hcall can map into the region
+        // meanwhile, and publish the smaller map only once every container let go: a failed
+        // UNREGISTER_MEMORY (EBUSY while KVM still maps it, checklist item 36) must leave the
+        // region known, so that a retry or `shutdown` can still give back its pin and its
+        // locked_vm charge (item 51).
+        self.unregister_all_or_none(&region)?;
         let remaining = self
             .ram
             .regions()
@@ -305,10 +286,42 @@ where
         self.ram.publish(guard, RamMap::new(remaining));
         drop(windows);
         log::debug!("guest RAM {guest_addr:#x}+{:#x} removed", region.len);
-        match self.unregister_everywhere(&region) {
-            Some(error) => Err(error),
-            None => Ok(region),
+        Ok(region)
+    }
+
+    /// Unregisters `region` from every container, or from none: when one container refuses,
+    /// the containers that already let go register it again and the refusal is returned.
+    fn unregister_all_or_none(&self, region: &RamRegion) -> Result<(), HotplugError> {
+        let Some(vaddr) = region.host_addr else {
+            return Ok(());
+        };
+        for (done, pe) in self.pes.iter().enumerate() {
+            let (Some(backend), Some(buid)) = (&pe.backend, pe.buid) else {
+                continue;
+            };
+            if let Err(source) = backend.iommu.unregister_memory(vaddr, region.len) {
+                for earlier in &self.pes[..done] {
+                    if let Some(backend) = &earlier.backend {
+                        let again = backend.iommu.register_memory(vaddr, region.len);
+                        self.counters
+                            .backend(crate::counters::BackendCall::RegisterMemory, again.is_err());
+                        if let Err(error) = again {
+                            log::error!(
+                                "re-registering {vaddr:#x}+{:#x} after a refused removal: {error}",
+                                region.len
+                            );
+                        }
+                    }
+                }
+                return Err(HotplugError::Unregister {
+                    buid,
+                    vaddr,
+                    size: region.len,
+                    source,
+                });
+            }
         }
+        Ok(())
     }
 
     fn refuse_if_mapped(
