@@ -49,6 +49,17 @@ fn without_region(before: &Shadow, region: (u64, u64)) -> Shadow {
 }
 
 impl Runner {
+    /// (host address, length) of every RAM region, as containers register them.
+    fn ram_registrations(&self) -> BTreeSet<(u64, u64)> {
+        self.world
+            .acc
+            .ram()
+            .regions()
+            .iter()
+            .filter_map(|r| Some((r.host_addr?, r.len)))
+            .collect()
+    }
+
     /// Adds or removes region `index % 3` of [`REGIONS`] and [`HOTPLUG`].
     pub(super) fn hotplug(
         &mut self,
@@ -161,14 +172,7 @@ impl Runner {
 impl Runner {
     /// True when every container references every RAM region (with a host address).
     fn every_container_references_ram(&self) -> bool {
-        let ram: BTreeSet<(u64, u64)> = self
-            .world
-            .acc
-            .ram()
-            .regions()
-            .iter()
-            .filter_map(|r| Some((r.host_addr?, r.len)))
-            .collect();
+        let ram = self.ram_registrations();
         self.world.containers.iter().all(|container| {
             let referenced: BTreeSet<(u64, u64)> = container
                 .registrations()
@@ -185,14 +189,7 @@ impl Runner {
     /// accelerator forgets them (a retry answers NotFound, shutdown does not see them), so
     /// they stay pinned and charged until the container is closed.
     fn note_leaks(&mut self) {
-        let ram: BTreeSet<(u64, u64)> = self
-            .world
-            .acc
-            .ram()
-            .regions()
-            .iter()
-            .filter_map(|r| Some((r.host_addr?, r.len)))
-            .collect();
+        let ram = self.ram_registrations();
         for region in self.world.containers[0].registrations() {
             if !ram.contains(&(region.vaddr, region.size)) {
                 self.leaked.insert((region.vaddr, region.size));

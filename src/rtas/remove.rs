@@ -54,14 +54,7 @@ where
         let was_default = slot == DEFAULT_SLOT && is_default_window(pe, window);
         self.tear_down(pe, &mut windows, slot)?;
         if windows.iter().next().is_none() && !was_default {
-            Pe::create_locked(
-                pe.backend.as_ref(),
-                &mut windows,
-                self.env(),
-                DEFAULT_SLOT,
-                &pe.default_window,
-            )
-            .map_err(DdwRefusal::RestoreDefault)?;
+            self.restore_default_window(pe, &mut windows)?;
             log::debug!(
                 "ibm,remove-pe-dma-window {:#x}: last window removed, default window {} restored",
                 args.liobn,
@@ -69,6 +62,24 @@ where
             );
         }
         Ok(())
+    }
+
+    /// Recreates the PE's default window in slot 0 (empty): what LoPAR requires after the
+    /// last non-default window is removed, and what a reset does.
+    pub(super) fn restore_default_window(
+        &self,
+        pe: &Pe<C>,
+        windows: &mut PeWindows,
+    ) -> Result<(), DdwRefusal> {
+        Pe::create_locked(
+            pe.backend.as_ref(),
+            windows,
+            self.env(),
+            DEFAULT_SLOT,
+            &pe.default_window,
+        )
+        .map(|_| ())
+        .map_err(DdwRefusal::RestoreDefault)
     }
 
     /// Empties the window in `slot` and removes it with its host window.

@@ -8,7 +8,6 @@ use vm_memory::{GuestAddressSpace, GuestMemoryBackend};
 
 use super::DdwRefusal;
 use crate::accelerator::TceAccelerator;
-use crate::pe::{Pe, DEFAULT_SLOT};
 
 impl<AS, C> TceAccelerator<AS, C>
 where
@@ -34,14 +33,7 @@ where
         for slot in active {
             self.tear_down(pe, &mut windows, slot)?;
         }
-        Pe::create_locked(
-            pe.backend.as_ref(),
-            &mut windows,
-            self.env(),
-            DEFAULT_SLOT,
-            &pe.default_window,
-        )
-        .map_err(DdwRefusal::RestoreDefault)?;
+        self.restore_default_window(pe, &mut windows)?;
         log::debug!(
             "ibm,reset-pe-dma-window {}: default window {} restored",
             args.buid,
