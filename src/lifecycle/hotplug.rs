@@ -28,14 +28,10 @@ use vm_memory::{GuestAddressSpace, GuestMemoryBackend, GuestMemoryRegion};
 
 pub use super::hotplug_error::HotplugError;
 use crate::accelerator::TceAccelerator;
-use crate::mapping::{EntryStats, EntryUpdate, HostMapper};
 use crate::pe::PeWindows;
 use crate::ram::{RamMap, RamRegion};
-use crate::table::{nonzero_entries, TceStore};
+use crate::table::nonzero_entries;
 use crate::window::Window;
-
-/// Entries cleared per host batch when removed RAM is unmapped (bounds the update list).
-const UNMAP_BATCH: usize = 1 << 16;
 
 /// What to do with TCEs that still map a region being removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -69,23 +65,6 @@ impl MemorySync {
 fn maps_into(tce: Tce, page_size: u64, region: &RamRegion) -> bool {
     let start = tce.address();
     tce.is_valid() && start < region.end() && start.saturating_add(page_size) > region.guest_addr
-}
-
-/// The valid entries of `window` mapping into `region`, from index `from` on, at most `limit`.
-fn entries_into(window: &Window, region: &RamRegion, from: u64, limit: usize) -> Vec<(u64, u64)> {
-    let page_size = window.geometry.page_size();
-    let mut found = Vec::new();
-    let mut next = Some(from);
-    while let Some((index, value)) = next.and_then(|from| window.table.next_nonzero(from)) {
-        if maps_into(Tce(value), page_size, region) {
-            found.push((index, value));
-            if found.len() == limit {
-                break;
-            }
-        }
-        next = index.checked_add(1);
-    }
-    found
 }
 
 impl<AS, C> TceAccelerator<AS, C>
@@ -360,52 +339,21 @@ where
         iommu: Option<&C>,
         region: &RamRegion,
     ) -> Result<(), HotplugError> {
-        let mut next = 0;
-        loop {
-            let updates: Vec<EntryUpdate> = entries_into(window, region, next, UNMAP_BATCH)
-                .into_iter()
-                .map(|(index, old)| EntryUpdate {
-                    index,
-                    old,
-                    new: 0,
-                    target: None,
-                })
-                .collect();
-            let Some(last) = updates.last() else {
-                return Ok(());
-            };
-            next = last.index + 1;
-            if let (Some(iommu), Some(host)) = (iommu, window.host.as_ref()) {
-                let mapper = HostMapper {
-                    iommu,
-                    host,
-                    geometry: &window.geometry,
-                    ram: &self.ram,
-                    counters: &self.counters,
-                };
-                if let Err(failure) = mapper.apply(&updates) {
-                    for &index in &failure.cleared {
-                        window.table.set(index, 0);
-                    }
-                    return Err(HotplugError::Unmap {
-                        liobn: window.geometry.liobn,
-                        source: failure.error,
-                    });
-                }
-            }
-            let stats = EntryStats::of(&updates);
-            self.counters
-                .entries(stats.mapped, stats.unmapped, stats.skipped);
-            for update in &updates {
-                window.table.set(update.index, 0);
-            }
+        let page_size = window.geometry.page_size();
+        let cleared = self
+            .clear_entries(window, iommu, |tce| maps_into(tce, page_size, region))
+            .map_err(|source| HotplugError::Unmap {
+                liobn: window.geometry.liobn,
+                source,
+            })?;
+        if cleared != 0 {
             log::debug!(
-                "{}: {} entries into removed guest RAM {:#x} cleared",
+                "{}: {cleared} entries into removed guest RAM {:#x} cleared",
                 window.geometry.liobn,
-                updates.len(),
                 region.guest_addr
             );
         }
+        Ok(())
     }
 }
 

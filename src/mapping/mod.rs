@@ -8,6 +8,7 @@
 //! guest view and the hardware agree entry by entry whatever path changed them.
 
 mod apply;
+mod clear;
 mod plan;
 
 pub(crate) use apply::HostMapper;

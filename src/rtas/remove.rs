@@ -10,13 +10,7 @@ use vm_memory::{GuestAddressSpace, GuestMemoryBackend};
 
 use super::{ddw_config, DdwRefusal};
 use crate::accelerator::TceAccelerator;
-use crate::mapping::{EntryStats, EntryUpdate, HostMapper};
 use crate::pe::{Pe, PeWindows, DEFAULT_SLOT};
-use crate::table::TceStore;
-
-/// Entries unmapped per host batch when a window is torn down: bounds the memory of the
-/// update list (32 bytes an entry); a run longer than this costs one more `UNMAP_DMA`.
-const TEARDOWN_BATCH: usize = 1 << 16;
 
 impl<AS, C> TceAccelerator<AS, C>
 where
@@ -84,9 +78,9 @@ where
 
     /// Empties the window in `slot` and removes it with its host window.
     ///
-    /// Valid entries are cleared in batches through [`HostMapper::apply`]: coalesced
-    /// `UNMAP_DMA` calls, restored on failure; each successful batch is cleared in the guest
-    /// view at once, so the two agree whatever fails. Then TCE_REMOVE; if it fails the window
+    /// Valid entries are cleared through the shared batch-clearing path (coalesced
+    /// `UNMAP_DMA` calls, restored on failure, each successful batch cleared in the guest view
+    /// at once), so the two views agree whatever fails. Then TCE_REMOVE; if it fails the window
     /// stays (empty in both views).
     pub(super) fn tear_down(
         &self,
@@ -96,45 +90,10 @@ where
     ) -> Result<(), DdwRefusal> {
         // The kernel table goes first, so nothing but this call changes the window now.
         windows.release_kernel_table(slot, self.env());
-        if let Some(backend) = pe.backend.as_ref() {
-            if let Some(window) = windows.get_mut(slot) {
-                if let Some(host) = window.host {
-                    let geometry = window.geometry;
-                    let mut next = 0;
-                    loop {
-                        let updates: Vec<EntryUpdate> = nonzero_from(window.table.as_ref(), next)
-                            .filter(|&(_, value)| Tce(value).is_valid())
-                            .take(TEARDOWN_BATCH)
-                            .map(|(index, old)| EntryUpdate {
-                                index,
-                                old,
-                                new: 0,
-                                target: None,
-                            })
-                            .collect();
-                        let Some(last) = updates.last() else { break };
-                        next = last.index + 1;
-                        let mapper = HostMapper {
-                            iommu: &backend.iommu,
-                            host: &host,
-                            geometry: &geometry,
-                            ram: &self.ram,
-                            counters: &self.counters,
-                        };
-                        if let Err(failure) = mapper.apply(&updates) {
-                            for &index in &failure.cleared {
-                                window.table.set(index, 0);
-                            }
-                            return Err(DdwRefusal::Unmap(failure.error));
-                        }
-                        let stats = EntryStats::of(&updates);
-                        self.counters
-                            .entries(stats.mapped, stats.unmapped, stats.skipped);
-                        for update in &updates {
-                            window.table.set(update.index, 0);
-                        }
-                    }
-                }
+        if let (Some(backend), Some(window)) = (pe.backend.as_ref(), windows.get_mut(slot)) {
+            if window.host.is_some() {
+                self.clear_entries(window, Some(&backend.iommu), Tce::is_valid)
+                    .map_err(DdwRefusal::Unmap)?;
             }
         }
         pe.remove_locked(windows, self.env(), slot)
@@ -150,11 +109,4 @@ fn is_default_window<C>(pe: &Pe<C>, window: &crate::window::Window) -> bool {
     geometry.bus_offset == pe.default_window.bus_offset
         && geometry.page_shift == pe.default_window.page_shift
         && geometry.size() == pe.default_window.size
-}
-
-/// The non-zero entries of `store` at or after index `from`, in index order.
-fn nonzero_from(store: &dyn TceStore, from: u64) -> impl Iterator<Item = (u64, u64)> + '_ {
-    std::iter::successors(store.next_nonzero(from), move |&(index, _)| {
-        store.next_nonzero(index.checked_add(1)?)
-    })
 }
