@@ -71,7 +71,7 @@ pub enum HotplugError {
     /// No region starts at this guest-physical address. Nothing changed.
     #[error("no guest RAM region starts at {0:#x}")]
     NotFound(u64),
-    /// [`RemovePolicy::Refuse`]: TCEs still map the region. Nothing changed.
+    /// [`RemovePolicy::Refuse`](super::RemovePolicy::Refuse): TCEs still map the region. Nothing changed.
     #[error(
         "guest RAM {guest_addr:#x}+{len:#x} is still mapped by {count} TCEs (first: {first_liobn} \
          entry {first_index}); the guest must clear them (H_STUFF_TCE) before the memory goes, \
@@ -89,7 +89,7 @@ pub enum HotplugError {
         /// Its entry index.
         first_index: u64,
     },
-    /// [`RemovePolicy::UnmapFirst`]: an `UNMAP_DMA` failed. The region stays; entries already
+    /// [`RemovePolicy::UnmapFirst`](super::RemovePolicy::UnmapFirst): an `UNMAP_DMA` failed. The region stays; entries already
     /// cleared stay cleared (guest view and hardware agree).
     #[error("{liobn}: unmapping entries into removed guest RAM: {source}")]
     Unmap {

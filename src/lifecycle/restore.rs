@@ -121,7 +121,10 @@ where
 {
     /// Restores `snapshot` into this accelerator, which must be newly built (each PE with
     /// only its empty default window) from the same configuration and guest RAM layout as the
-    /// one the snapshot was taken from. See the [module documentation](self) for the checks.
+    /// one the snapshot was taken from. Everything is checked before anything changes: the
+    /// format version, the PEs (BUIDs, default windows, DDW LIOBNs), each window's slot, LIOBN
+    /// and geometry, and each entry (inside its window, in increasing order, valid TCEs aligned
+    /// and in guest RAM).
     ///
     /// On a host failure the PEs restored so far stay restored and the failing window's guest
     /// view matches its hardware; discard the accelerator (dropping it closes nothing the
